@@ -1,0 +1,1 @@
+"""Health checks and the read-only view of their state that routing consults."""

@@ -1,0 +1,172 @@
+"""The `policydns` command line (SPEC 2). Exit codes: 0 ok, 1 bad data, 2 bad usage."""
+
+from __future__ import annotations
+
+import argparse
+import asyncio
+import dataclasses
+import logging
+import sys
+from collections.abc import Sequence
+
+from resolver import __version__
+from resolver.config import Config, load_config, parse_address
+from resolver.errors import LoadFailed
+
+log = logging.getLogger("policydns")
+
+EXIT_OK, EXIT_DATA, EXIT_USAGE = 0, 1, 2
+
+
+def _address(text: str):
+    try:
+        return parse_address(text)
+    except ValueError as exc:
+        raise argparse.ArgumentTypeError(str(exc)) from None
+
+
+def _parser() -> argparse.ArgumentParser:
+    parser = argparse.ArgumentParser(
+        prog="policydns", description="Authoritative DNS with Route 53-style routing policies."
+    )
+    parser.add_argument("--version", action="version", version=f"policydns {__version__}")
+    sub = parser.add_subparsers(dest="command", required=True, metavar="COMMAND")
+
+    def common(p: argparse.ArgumentParser) -> None:
+        p.add_argument("--config", metavar="FILE", help="server configuration file (YAML)")
+        p.add_argument(
+            "--zones",
+            metavar="PATH",
+            action="append",
+            help="zone file or directory of *.yaml/*.yml; repeatable (default ./zones)",
+        )
+
+    serve = sub.add_parser("serve", help="serve the zones over UDP and TCP")
+    common(serve)
+    serve.add_argument(
+        "--listen",
+        metavar="ADDR:PORT",
+        action="append",
+        type=_address,
+        help="UDP+TCP listen address; repeatable; IPv6 as [::1]:5353",
+    )
+    http = serve.add_mutually_exclusive_group()
+    http.add_argument("--http", metavar="ADDR:PORT", type=_address, help="HTTP API address")
+    http.add_argument("--no-http", action="store_true", help="no HTTP API listener")
+    serve.add_argument("--geoip-db", metavar="FILE", help="MaxMind-format .mmdb database")
+    serve.add_argument("--workers", metavar="N", type=int, help="processes sharing the ports")
+    serve.add_argument(
+        "--log-level",
+        metavar="LEVEL",
+        default="info",
+        choices=["debug", "info", "warning", "error"],
+        type=str.lower,
+    )
+    serve.add_argument("--log-queries", action="store_true", help="one log line per query")
+
+    check = sub.add_parser("check", help="load and validate everything, open no socket")
+    common(check)
+
+    explain = sub.add_parser("explain", help="show how a question would be answered")
+    explain.add_argument("name")
+    explain.add_argument("type", nargs="?", default="A")
+    explain.add_argument("--client", default="127.0.0.1")
+    explain.add_argument("--subnet")
+    explain.add_argument("--health", metavar="FILE.json")
+    common(explain)
+
+    imp = sub.add_parser("import", help="convert Route 53 JSON or a BIND zone file to YAML")
+    imp.add_argument("format", choices=["route53", "bind"])
+    imp.add_argument("file")
+    imp.add_argument("--zone")
+    return parser
+
+
+def _config(args: argparse.Namespace) -> Config:
+    """The config file, then command-line flags over it."""
+    config = load_config(args.config)
+    overrides: dict = {}
+    if args.zones:
+        overrides["zones"] = tuple(args.zones)
+    if getattr(args, "listen", None):
+        overrides["listen"] = tuple(args.listen)
+    if getattr(args, "no_http", False):
+        overrides["http"] = None
+    elif getattr(args, "http", None) is not None:
+        overrides["http"] = args.http
+    if getattr(args, "geoip_db", None):
+        overrides["geoip_database"] = args.geoip_db
+    if getattr(args, "workers", None) is not None:
+        overrides["workers"] = args.workers
+    return dataclasses.replace(config, **overrides)
+
+
+def _print_errors(exc: LoadFailed) -> int:
+    for error in exc.errors:
+        print(error, file=sys.stderr)
+    print(f"{len(exc.errors)} error(s)", file=sys.stderr)
+    return EXIT_DATA
+
+
+def cmd_check(args: argparse.Namespace) -> int:
+    from resolver.app import load_all, summary_lines
+
+    try:
+        loaded = load_all(_config(args))
+    except LoadFailed as exc:
+        return _print_errors(exc)
+    for line in summary_lines(loaded.zone_set):
+        print(line)
+    return EXIT_OK
+
+
+def cmd_serve(args: argparse.Namespace) -> int:
+    from resolver.app import App
+
+    logging.basicConfig(
+        level=args.log_level.upper(),
+        stream=sys.stderr,
+        format="%(asctime)s %(levelname)s %(name)s: %(message)s",
+    )
+    try:
+        config = _config(args)
+    except LoadFailed as exc:
+        return _print_errors(exc)
+    if config.workers != 1:
+        print("policydns: --workers other than 1 is not supported yet", file=sys.stderr)
+        return EXIT_USAGE
+    try:
+        app = App(config, lambda: _config(args))
+    except LoadFailed as exc:
+        return _print_errors(exc)
+    try:
+        _run(app.run())
+    except OSError as exc:
+        log.error("cannot serve: %s", exc)
+        return EXIT_DATA
+    return EXIT_OK
+
+
+def _run(coro) -> None:
+    try:
+        import uvloop
+    except ImportError:
+        asyncio.run(coro)
+        return
+    with asyncio.Runner(loop_factory=uvloop.new_event_loop) as runner:
+        runner.run(coro)
+
+
+def cmd_unavailable(args: argparse.Namespace) -> int:
+    print(f"policydns {args.command}: not available in this version yet", file=sys.stderr)
+    return EXIT_USAGE
+
+
+def main(argv: Sequence[str] | None = None) -> int:
+    args = _parser().parse_args(argv)
+    commands = {"serve": cmd_serve, "check": cmd_check}
+    return commands.get(args.command, cmd_unavailable)(args)
+
+
+if __name__ == "__main__":
+    sys.exit(main())

@@ -1,0 +1,350 @@
+"""The server configuration file (SPEC 3): every key validated, with its line on error.
+
+Keys that later features use (geoip, locations, latency, regions, cache, forwarders,
+allow_recursion, rate_limit) are checked for shape now so that a config written today
+keeps loading.
+"""
+
+from __future__ import annotations
+
+import ipaddress
+import socket
+from collections.abc import Callable
+from dataclasses import dataclass, field
+from pathlib import Path
+from typing import Any
+
+from resolver.errors import LoadError, LoadFailed
+from resolver.yamlsource import SourceDict, YamlSourceError, load
+
+DEFAULT_LISTEN = ("0.0.0.0:53", "[::]:53")
+DEFAULT_HTTP = "127.0.0.1:8053"
+
+
+@dataclass(frozen=True, slots=True)
+class ListenAddress:
+    host: str
+    port: int
+
+    @property
+    def family(self) -> int:
+        return socket.AF_INET6 if ":" in self.host else socket.AF_INET
+
+    def __str__(self) -> str:
+        return f"[{self.host}]:{self.port}" if ":" in self.host else f"{self.host}:{self.port}"
+
+
+def parse_address(text: str) -> ListenAddress:
+    """`ADDR:PORT`, IPv6 in brackets: `[::1]:5353`. Raises ValueError with the reason."""
+    text = str(text).strip()
+    if text.startswith("["):
+        host, sep, port = text[1:].partition("]:")
+        if not sep:
+            raise ValueError(f"{text!r}: write IPv6 as [ADDR]:PORT")
+    else:
+        host, sep, port = text.rpartition(":")
+        if not sep or ":" in host:
+            raise ValueError(f"{text!r}: expected ADDR:PORT (IPv6 as [ADDR]:PORT)")
+    try:
+        address = ipaddress.ip_address(host)
+    except ValueError:
+        raise ValueError(f"{text!r}: {host!r} is not an IP address") from None
+    if not port.isdigit() or int(port) > 65535:
+        raise ValueError(f"{text!r}: port must be 0..65535")
+    return ListenAddress(str(address), int(port))
+
+
+@dataclass(frozen=True, slots=True)
+class TcpSettings:
+    idle_timeout: float = 10.0  # RFC 7766 suggests seconds, not minutes, under load
+    max_connections: int = 256
+
+
+@dataclass(frozen=True, slots=True)
+class Config:
+    listen: tuple[ListenAddress, ...] = tuple(parse_address(a) for a in DEFAULT_LISTEN)
+    http: ListenAddress | None = field(default_factory=lambda: parse_address(DEFAULT_HTTP))
+    zones: tuple[str, ...] = ("zones",)
+    workers: int = 1
+    geoip_database: str | None = None
+    locations: dict[str, Any] = field(default_factory=dict)
+    latency: dict[str, Any] = field(default_factory=dict)
+    regions: dict[str, Any] = field(default_factory=dict)
+    ecs: bool = True
+    cache_max_entries: int = 100000
+    forwarders: tuple[ListenAddress, ...] = ()
+    allow_recursion: tuple[str, ...] = ("127.0.0.0/8", "::1/128")
+    responses_per_second: int = 0
+    chaos_version: str | None = None  # None: the default "policydns VERSION"
+    chaos_id: str | None = None  # None: the host name
+    chaos_enabled: bool = True
+    tcp: TcpSettings = TcpSettings()
+    source: str | None = None
+
+
+TOP_KEYS = {
+    "listen",
+    "http",
+    "zones",
+    "workers",
+    "geoip",
+    "locations",
+    "latency",
+    "regions",
+    "ecs",
+    "cache",
+    "forwarders",
+    "allow_recursion",
+    "rate_limit",
+    "chaos",
+    "tcp",
+}
+
+
+class _ConfigReader:
+    def __init__(self, path: Path) -> None:
+        self.file = str(path)
+        self.base = path.parent
+        self.errors: list[LoadError] = []
+
+    def error(self, line: int, what: str, reason: str) -> None:
+        self.errors.append(LoadError(self.file, line, what, reason))
+
+    def read(self, doc: SourceDict) -> dict[str, Any]:
+        out: dict[str, Any] = {"source": self.file}
+        for key in doc:
+            if key in TOP_KEYS:
+                getattr(self, f"_{key}")(doc[key], doc.line_of(key), out)
+            else:
+                self.error(doc.line_of(key), str(key), f"unknown key {key!r}")
+        return out
+
+    def _addresses(self, value: Any, line: int, what: str) -> tuple[ListenAddress, ...]:
+        items = [value] if isinstance(value, str) else value
+        if not isinstance(items, list):
+            self.error(line, what, "must be a list of ADDR:PORT")
+            return ()
+        result = []
+        for item in items:
+            try:
+                result.append(parse_address(item))
+            except ValueError as exc:
+                self.error(line, what, str(exc))
+        return tuple(result)
+
+    def _listen(self, value: Any, line: int, out: dict) -> None:
+        out["listen"] = self._addresses(value, line, "listen")
+        if not out["listen"]:
+            self.error(line, "listen", "needs at least one address")
+
+    def _http(self, value: Any, line: int, out: dict) -> None:
+        if value is None or value is False:
+            out["http"] = None
+            return
+        try:
+            out["http"] = parse_address(value)
+        except ValueError as exc:
+            self.error(line, "http", str(exc))
+
+    def _zones(self, value: Any, line: int, out: dict) -> None:
+        items = [value] if isinstance(value, str) else value
+        if not isinstance(items, list) or not all(isinstance(i, str) for i in items) or not items:
+            self.error(line, "zones", "must be a list of zone files or directories")
+            return
+        out["zones"] = tuple(str(self.base / i) for i in items)
+
+    def _workers(self, value: Any, line: int, out: dict) -> None:
+        if not _is_int(value) or value < 1:
+            self.error(line, "workers", f"must be a positive integer, not {value!r}")
+        out["workers"] = value
+
+    def _geoip(self, value: Any, line: int, out: dict) -> None:
+        if value is None:
+            return
+        if not isinstance(value, dict) or set(value) - {"database"}:
+            self.error(line, "geoip", "must be {database: FILE or null}")
+            return
+        database = value.get("database")
+        if database is not None:
+            if not isinstance(database, str):
+                self.error(line, "geoip.database", "must be a file name or null")
+            else:
+                out["geoip_database"] = str(self.base / database)
+
+    def _networks(
+        self, value: Any, line: int, what: str, check: Callable[[Any], str | None]
+    ) -> dict:
+        if value is None:
+            return {}
+        if not isinstance(value, SourceDict):
+            self.error(line, what, "must map CIDR blocks to settings")
+            return {}
+        result = {}
+        for cidr, settings in value.items():
+            key_line = value.line_of(cidr)
+            try:
+                network = ipaddress.ip_network(str(cidr), strict=True)
+            except ValueError as exc:
+                self.error(key_line, what, f"bad CIDR {cidr!r}: {exc}")
+                continue
+            problem = check(settings)
+            if problem:
+                self.error(key_line, f"{what} {cidr}", problem)
+                continue
+            result[str(network)] = settings
+        return result
+
+    def _locations(self, value: Any, line: int, out: dict) -> None:
+        out["locations"] = self._networks(value, line, "locations", _check_location)
+
+    def _latency(self, value: Any, line: int, out: dict) -> None:
+        def check(settings: Any) -> str | None:
+            if not isinstance(settings, dict) or not settings:
+                return "must map region names to round-trip times in ms"
+            bad = [k for k, v in settings.items() if not _is_number(v) or v < 0]
+            return f"round-trip times must be non-negative numbers: {bad}" if bad else None
+
+        out["latency"] = self._networks(value, line, "latency", check)
+
+    def _regions(self, value: Any, line: int, out: dict) -> None:
+        if value is None:
+            return
+        if not isinstance(value, SourceDict):
+            self.error(line, "regions", "must map region names to {latitude, longitude}")
+            return
+        regions = {}
+        for name, coords in value.items():
+            problem = _check_coordinates(coords, required=True)
+            if problem:
+                self.error(value.line_of(name), f"regions {name}", problem)
+            else:
+                regions[str(name)] = coords
+        out["regions"] = regions
+
+    def _ecs(self, value: Any, line: int, out: dict) -> None:
+        if not isinstance(value, bool):
+            self.error(line, "ecs", "must be true or false")
+        out["ecs"] = bool(value)
+
+    def _cache(self, value: Any, line: int, out: dict) -> None:
+        if not isinstance(value, dict) or set(value) - {"max_entries"}:
+            self.error(line, "cache", "must be {max_entries: N}")
+            return
+        entries = value.get("max_entries", 100000)
+        if not _is_int(entries) or entries < 0:
+            self.error(line, "cache.max_entries", "must be a non-negative integer")
+            return
+        out["cache_max_entries"] = entries
+
+    def _forwarders(self, value: Any, line: int, out: dict) -> None:
+        out["forwarders"] = self._addresses(value or [], line, "forwarders")
+
+    def _allow_recursion(self, value: Any, line: int, out: dict) -> None:
+        if not isinstance(value, list):
+            self.error(line, "allow_recursion", "must be a list of CIDR blocks")
+            return
+        for item in value:
+            try:
+                ipaddress.ip_network(str(item), strict=True)
+            except ValueError as exc:
+                self.error(line, "allow_recursion", f"bad CIDR {item!r}: {exc}")
+        out["allow_recursion"] = tuple(str(i) for i in value)
+
+    def _rate_limit(self, value: Any, line: int, out: dict) -> None:
+        if not isinstance(value, dict) or set(value) - {"responses_per_second"}:
+            self.error(line, "rate_limit", "must be {responses_per_second: N}")
+            return
+        rps = value.get("responses_per_second", 0)
+        if not _is_int(rps) or rps < 0:
+            self.error(line, "rate_limit.responses_per_second", "must be a non-negative integer")
+            return
+        out["responses_per_second"] = rps
+
+    def _chaos(self, value: Any, line: int, out: dict) -> None:
+        if value is False:
+            out["chaos_enabled"] = False
+            return
+        if not isinstance(value, dict) or set(value) - {"version", "id"}:
+            self.error(line, "chaos", "must be false or {version: TEXT|false, id: TEXT|false}")
+            return
+        for key, target in (("version", "chaos_version"), ("id", "chaos_id")):
+            if key not in value:
+                continue
+            item = value[key]
+            if item is False:
+                out[target] = ""
+            elif isinstance(item, str) and item:
+                out[target] = item
+            else:
+                self.error(line, f"chaos.{key}", "must be a non-empty string or false")
+
+    def _tcp(self, value: Any, line: int, out: dict) -> None:
+        if not isinstance(value, dict) or set(value) - {"idle_timeout", "max_connections"}:
+            self.error(line, "tcp", "must be {idle_timeout: SECONDS, max_connections: N}")
+            return
+        idle = value.get("idle_timeout", TcpSettings.idle_timeout)
+        cap = value.get("max_connections", TcpSettings.max_connections)
+        if not _is_number(idle) or idle <= 0:
+            self.error(line, "tcp.idle_timeout", "must be a positive number of seconds")
+        elif not _is_int(cap) or cap < 1:
+            self.error(line, "tcp.max_connections", "must be a positive integer")
+        else:
+            out["tcp"] = TcpSettings(float(idle), cap)
+
+
+def _is_int(value: Any) -> bool:
+    return isinstance(value, int) and not isinstance(value, bool)
+
+
+def _is_number(value: Any) -> bool:
+    return isinstance(value, int | float) and not isinstance(value, bool)
+
+
+def _check_coordinates(value: Any, required: bool) -> str | None:
+    if not isinstance(value, dict):
+        return "must be a mapping"
+    lat, lon = value.get("latitude"), value.get("longitude")
+    if lat is None and lon is None and not required:
+        return None
+    if not _is_number(lat) or not -90 <= lat <= 90:
+        return f"latitude must be -90..90, not {lat!r}"
+    if not _is_number(lon) or not -180 <= lon <= 180:
+        return f"longitude must be -180..180, not {lon!r}"
+    return None
+
+
+def _check_location(value: Any) -> str | None:
+    if not isinstance(value, dict) or not value:
+        return "must be {continent, country, subdivision, latitude, longitude}"
+    unknown = set(value) - {"continent", "country", "subdivision", "latitude", "longitude"}
+    if unknown:
+        return f"unknown key(s) {sorted(unknown)}"
+    for key in ("continent", "country", "subdivision"):
+        if key in value and not isinstance(value[key], str):
+            return f"{key} must be a code string"
+    return _check_coordinates(value, required=False)
+
+
+def load_config(path: str | None) -> Config:
+    """Read the config file (None: all defaults); raise LoadFailed with every error."""
+    if path is None:
+        return Config()
+    file = Path(path)
+    try:
+        text = file.read_text(encoding="utf-8")
+    except (OSError, UnicodeDecodeError) as exc:
+        raise LoadFailed([LoadError(str(file), 0, "config", f"cannot read: {exc}")]) from None
+    try:
+        doc = load(text)
+    except YamlSourceError as exc:
+        raise LoadFailed([LoadError(str(file), exc.line, "config", exc.reason)]) from None
+    if doc is None:
+        doc = SourceDict()
+        doc.key_lines = {}
+    if not isinstance(doc, SourceDict):
+        raise LoadFailed([LoadError(str(file), 1, "config", "the config must be a mapping")])
+    reader = _ConfigReader(file)
+    values = reader.read(doc)
+    if reader.errors:
+        raise LoadFailed(reader.errors)
+    return Config(**values)

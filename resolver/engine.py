@@ -1,0 +1,242 @@
+"""From a question to the sections of an authoritative answer (RFC 1034 4.3.2, RFC 4592).
+
+Pure with respect to I/O: it reads the compiled ZoneSet, asks policies to choose and a
+health view for state, and returns records; the handler turns them into wire format.
+"""
+
+from __future__ import annotations
+
+import random
+from dataclasses import dataclass, field
+
+from dnslib import QTYPE, RCODE, RR, SOA, DNSLabel
+
+import policies
+from healthcheck.view import HealthView
+from policies.base import Client
+from resolver import names, rdata
+from resolver.names import Name
+from resolver.zone import RecordGroup, RecordSet, Zone, ZoneSet
+
+A, AAAA, NS, CNAME, DS, ANY = (
+    int(QTYPE.reverse[t]) for t in ("A", "AAAA", "NS", "CNAME", "DS", "ANY")
+)
+MAX_CNAME_CHAIN = 12
+MAX_ALIAS_DEPTH = 8
+
+
+@dataclass(slots=True)
+class QueryContext:
+    """What one query carries into the decision besides its question."""
+
+    client: Client
+    health: HealthView
+    rng: random.Random
+
+
+@dataclass(slots=True)
+class Result:
+    """The sections of a reply, plus what the answer depended on (for caches and logs)."""
+
+    rcode: int = int(RCODE.NOERROR)
+    authoritative: bool = True
+    answer: list[RR] = field(default_factory=list)
+    authority: list[RR] = field(default_factory=list)
+    additional: list[RR] = field(default_factory=list)
+    scope: int = 0
+    zones: set[Name] = field(default_factory=set)
+    checks: set[str] = field(default_factory=set)
+    policies: list[str] = field(default_factory=list)
+
+
+def soa_record(zone: Zone) -> RR:
+    soa = zone.soa
+    rd = SOA(
+        DNSLabel(list(soa.mname)),
+        DNSLabel(list(soa.rname)),
+        (soa.serial, soa.refresh, soa.retry, soa.expire, soa.minimum),
+    )
+    return RR(DNSLabel(list(zone.origin)), int(QTYPE.SOA), ttl=zone.ttl, rdata=rd)
+
+
+def negative_soa(zone: Zone) -> RR:
+    """The SOA for NXDOMAIN/NODATA, with TTL min(SOA TTL, minimum) per RFC 2308."""
+    record = soa_record(zone)
+    record.ttl = min(zone.ttl, zone.soa.minimum)
+    return record
+
+
+class Resolver:
+    """Answers questions from one ZoneSet."""
+
+    def __init__(self, zone_set: ZoneSet) -> None:
+        self.zone_set = zone_set
+
+    def resolve(self, qname: DNSLabel, qtype: int, ctx: QueryContext) -> Result:
+        key = names.lower(qname.label)
+        zone = self.zone_set.find(key)
+        result = Result()
+        if zone is None:
+            result.rcode = int(RCODE.REFUSED)
+            result.authoritative = False
+            return result
+        owner = qname
+        visited: set[Name] = set()
+        for _ in range(MAX_CNAME_CHAIN + 1):
+            visited.add(key)
+            result.zones.add(zone.origin)
+            target = self._lookup(zone, key, owner, qtype, ctx, result)
+            if target is None:
+                return result
+            if target in visited:
+                return result  # a loop the loader could not see (e.g. through a wildcard)
+            next_zone = self.zone_set.find(target)
+            if next_zone is None:
+                return result  # chain leaves our zones: the client's resolver continues
+            key, zone, owner = target, next_zone, DNSLabel(list(target))
+        return result
+
+    def _lookup(
+        self, zone: Zone, key: Name, owner: DNSLabel, qtype: int, ctx: QueryContext, result: Result
+    ) -> Name | None:
+        """Fill result for one name in one zone; return a CNAME target to chase, if any."""
+        cut = self._cut(zone, key, qtype)
+        if cut is not None:
+            self._referral(zone, cut, result)
+            return None
+        node = zone.nodes.get(key)
+        if node is None:
+            if key in zone.existing:
+                result.authority.append(negative_soa(zone))  # empty non-terminal: NODATA
+                return None
+            node = self._wildcard(zone, key)
+            if node is None:
+                result.rcode = int(RCODE.NXDOMAIN)
+                result.authority.append(negative_soa(zone))
+                return None
+        if qtype == ANY:
+            group = node.get(CNAME) or node[min(node)]
+            result.answer.extend(self._answer_group(group, owner, ctx, result))
+            return None
+        group = node.get(qtype)
+        if group is not None:
+            records = self._answer_group(group, owner, ctx, result)
+            if records:
+                result.answer.extend(records)
+            else:
+                result.authority.append(negative_soa(zone))  # a policy matched nothing
+            return None
+        cname = node.get(CNAME)
+        if cname is not None:
+            records = self._answer_group(cname, owner, ctx, result)
+            result.answer.extend(records)
+            for record in records:
+                if record.rtype == CNAME:
+                    return rdata.target_name(record.rdata)
+            return None
+        result.authority.append(negative_soa(zone))
+        return None
+
+    @staticmethod
+    def _cut(zone: Zone, key: Name, qtype: int) -> Name | None:
+        """The topmost delegation at or above key, except DS at the cut itself."""
+        if not zone.cuts:
+            return None
+        for depth in range(len(zone.origin) + 1, len(key) + 1):
+            candidate = key[len(key) - depth :]
+            if candidate in zone.cuts:
+                if candidate == key and qtype == DS:
+                    return None
+                return candidate
+        return None
+
+    def _referral(self, zone: Zone, cut: Name, result: Result) -> None:
+        result.authoritative = False
+        group = zone.nodes[cut][NS]
+        ns_records = [
+            RR(DNSLabel(list(cut)), NS, ttl=s.ttl, rdata=rd) for s in group.sets for rd in s.rdata
+        ]
+        result.authority.extend(ns_records)
+        for record in ns_records:
+            target = rdata.target_name(record.rdata)
+            if target is None or not names.is_subdomain(target, zone.origin):
+                continue
+            for rtype in (A, AAAA):
+                glue = zone.group(target, rtype)
+                if glue is None:
+                    continue
+                for s in glue.sets:
+                    result.additional.extend(
+                        RR(DNSLabel(list(target)), rtype, ttl=s.ttl, rdata=rd) for rd in s.rdata
+                    )
+
+    @staticmethod
+    def _wildcard(zone: Zone, key: Name) -> dict[int, RecordGroup] | None:
+        """RFC 4592: the wildcard child of the closest encloser, if there is one."""
+        for i in range(1, len(key) - len(zone.origin) + 1):
+            encloser = key[i:]
+            if encloser in zone.existing:
+                return zone.nodes.get((b"*", *encloser))
+        return None
+
+    def _answer_group(
+        self, group: RecordGroup, owner: DNSLabel, ctx: QueryContext, result: Result, depth: int = 0
+    ) -> list[RR]:
+        chosen = self._select(group, ctx, result, depth)
+        records: list[RR] = []
+        for s in chosen:
+            if s.alias is None:
+                records.extend(RR(owner, group.rtype, ttl=s.ttl, rdata=rd) for rd in s.rdata)
+                continue
+            target = self.zone_set.group(s.alias.target, group.rtype)
+            if target is None or depth >= MAX_ALIAS_DEPTH:
+                continue
+            target_zone = self.zone_set.find(s.alias.target)
+            if target_zone is not None:
+                result.zones.add(target_zone.origin)
+            records.extend(self._answer_group(target, owner, ctx, result, depth + 1))
+        return records
+
+    def _select(
+        self, group: RecordGroup, ctx: QueryContext, result: Result, depth: int
+    ) -> list[RecordSet]:
+        policy = policies.get(group.policy)
+        assert policy is not None, f"policy {group.policy} vanished after load"
+        sets = group.sets
+        selection = policy.select(
+            [_PolicyView(s) for s in sets],
+            ctx.client,
+            lambda i: self.healthy(sets[i], ctx, result, depth),
+            ctx.rng,
+        )
+        result.scope = max(result.scope, selection.scope)
+        result.policies.append(group.policy)
+        return [sets[i] for i in selection.chosen]
+
+    def healthy(self, s: RecordSet, ctx: QueryContext, result: Result, depth: int = 0) -> bool:
+        """A set's own check, and with evaluate_target_health its target's health too."""
+        if s.health_check is not None:
+            result.checks.add(s.health_check)
+            if not ctx.health.is_healthy(s.health_check):
+                return False
+        if s.alias is not None and s.alias.evaluate_target_health:
+            target = self.zone_set.group(s.alias.target, s.rtype)
+            if target is None or depth >= MAX_ALIAS_DEPTH:
+                return False
+            return any(self.healthy(t, ctx, result, depth + 1) for t in target.sets)
+        return True
+
+
+@dataclass(frozen=True, slots=True)
+class _PolicyView:
+    """The part of a record set a policy may read."""
+
+    _set: RecordSet
+
+    @property
+    def set_id(self) -> str | None:
+        return self._set.set_id
+
+    @property
+    def routing(self) -> object:
+        return self._set.routing[1]

@@ -1,0 +1,169 @@
+"""One DNS message in, one reply out (or none): header checks, EDNS, truncation.
+
+Everything a client sends arrives here as bytes; nothing in it may raise past `handle`.
+"""
+
+from __future__ import annotations
+
+import ipaddress
+import logging
+import random
+import struct
+from dataclasses import dataclass
+
+from dnslib import CLASS, EDNS0, QTYPE, RCODE, RR, TXT, DNSHeader, DNSLabel, DNSQuestion, DNSRecord
+
+from healthcheck.view import HealthView
+from policies.base import Client
+from resolver.engine import QueryContext, Resolver
+
+log = logging.getLogger("policydns.handler")
+
+OPT = 41
+UDP_PAYLOAD = 1232  # what we advertise and the most we send over UDP (DNS flag day 2020)
+MAX_RRS_IN_QUERY = 16  # more than this in a query is an attack, not a client
+BADVERS = 16
+CH = int(CLASS.reverse["CH"])
+IN = int(CLASS.reverse["IN"])
+ANY_CLASS = 255
+REFUSED_QTYPES = {251, 252}  # IXFR, AXFR: no zone transfers
+NOTIMP_QTYPES = {253, 254}  # MAILB, MAILA: obsolete
+
+
+@dataclass(frozen=True, slots=True)
+class Chaos:
+    """Answers to CHAOS TXT version.bind / id.server; None turns one off."""
+
+    version: str | None
+    identity: str | None
+
+    def lookup(self, qname: str) -> str | None:
+        qname = qname.lower().rstrip(".")
+        if qname in ("version.bind", "version.server"):
+            return self.version
+        if qname in ("id.server", "hostname.bind"):
+            return self.identity
+        return None
+
+
+class Handler:
+    """Turns request bytes into reply bytes against the current resolver."""
+
+    def __init__(self, resolver: Resolver, health: HealthView, chaos: Chaos) -> None:
+        self.resolver = resolver
+        self.health = health
+        self.chaos = chaos
+        self.rng = random.Random()
+
+    def handle(self, data: bytes, source: str, tcp: bool) -> bytes | None:
+        """Reply bytes for one message, or None when RFCs say not to answer."""
+        if len(data) < 12:
+            return None
+        ident, flags, qdcount, ancount, nscount, arcount = struct.unpack_from("!6H", data)
+        if flags & 0x8000:
+            return None  # a response: never answer it (reflection loops)
+        opcode = (flags >> 11) & 0xF
+        try:
+            return self._handle(
+                data, source, tcp, ident, flags, opcode, qdcount, ancount + nscount + arcount
+            )
+        except Exception:
+            log.exception("internal error answering a query from %s", source)
+            return _header_only(ident, flags, opcode, int(RCODE.SERVFAIL))
+
+    def _handle(
+        self,
+        data: bytes,
+        source: str,
+        tcp: bool,
+        ident: int,
+        flags: int,
+        opcode: int,
+        qdcount: int,
+        rrcount: int,
+    ) -> bytes:
+        if qdcount != 1 or rrcount > MAX_RRS_IN_QUERY:
+            rcode = RCODE.NOTIMP if opcode != 0 else RCODE.FORMERR
+            return _header_only(ident, flags, opcode, int(rcode))
+        try:
+            request = DNSRecord.parse(data)
+        except Exception:  # dnslib raises DNSError, and worse on hostile input
+            return _header_only(ident, flags, opcode, int(RCODE.FORMERR))
+        if opcode != 0:
+            return _header_only(ident, flags, opcode, int(RCODE.NOTIMP))
+        opts = [rr for rr in request.ar if rr.rtype == OPT]
+        edns = opts[0] if opts else None
+        reply = DNSRecord(
+            DNSHeader(id=ident, qr=1, opcode=0, rd=(flags >> 8) & 1),
+            q=request.q,
+        )
+        if len(opts) > 1 or (edns is not None and edns.rname.label):
+            return self._finish(reply, None, int(RCODE.FORMERR), tcp)
+        if edns is not None and (edns.ttl >> 16) & 0xFF != 0:
+            return self._finish(reply, edns, BADVERS, tcp)
+        question = request.q
+        qtype, qclass = int(question.qtype), int(question.qclass)
+        if qtype == OPT or qtype == 0:
+            return self._finish(reply, edns, int(RCODE.FORMERR), tcp)
+        if qclass == CH:
+            return self._finish(reply, edns, self._chaos(question, reply), tcp)
+        if qclass not in (IN, ANY_CLASS):
+            return self._finish(reply, edns, int(RCODE.REFUSED), tcp)
+        if qtype in REFUSED_QTYPES:
+            return self._finish(reply, edns, int(RCODE.REFUSED), tcp)
+        if qtype in NOTIMP_QTYPES:
+            return self._finish(reply, edns, int(RCODE.NOTIMP), tcp)
+        ctx = QueryContext(_client_of(source), self.health, self.rng)
+        result = self.resolver.resolve(question.qname, qtype, ctx)
+        reply.header.aa = int(result.authoritative and result.rcode != RCODE.REFUSED)
+        reply.rr = result.answer
+        reply.auth = result.authority
+        reply.ar = result.additional
+        return self._finish(reply, edns, result.rcode, tcp)
+
+    def _chaos(self, question: DNSQuestion, reply: DNSRecord) -> int:
+        if int(question.qtype) not in (int(QTYPE.TXT), 255):
+            return int(RCODE.REFUSED)
+        text = self.chaos.lookup(str(question.qname))
+        if text is None:
+            return int(RCODE.REFUSED)
+        reply.header.aa = 1
+        reply.rr = [RR(question.qname, int(QTYPE.TXT), rclass=CH, ttl=0, rdata=TXT(text))]
+        return int(RCODE.NOERROR)
+
+    def _finish(self, reply: DNSRecord, edns: RR | None, rcode: int, tcp: bool) -> bytes:
+        reply.header.rcode = rcode & 0xF
+        limit = 65535 if tcp else 512
+        if edns is not None:
+            do = "do" if edns.ttl & 0x8000 else ""
+            reply.ar.append(EDNS0(udp_len=UDP_PAYLOAD, ext_rcode=rcode >> 4, flags=do))
+            if not tcp:
+                limit = max(512, min(int(edns.rclass), UDP_PAYLOAD))
+        wire = bytes(reply.pack())
+        if len(wire) <= limit:
+            return wire
+        # Too big: header, question and OPT only, with TC; the client retries over TCP.
+        reply.header.tc = 1
+        reply.rr, reply.auth = [], []
+        reply.ar = [rr for rr in reply.ar if rr.rtype == OPT]
+        return bytes(reply.pack())
+
+
+def _header_only(ident: int, flags: int, opcode: int, rcode: int) -> bytes:
+    """A reply with no sections: for packets whose question cannot be trusted."""
+    out_flags = 0x8000 | (opcode << 11) | (flags & 0x0100) | (rcode & 0xF)
+    return struct.pack("!6H", ident, out_flags, 0, 0, 0, 0)
+
+
+def _client_of(source: str) -> Client:
+    try:
+        address = ipaddress.ip_address(source)
+    except ValueError:
+        return Client(None, 0)
+    if isinstance(address, ipaddress.IPv6Address) and address.ipv4_mapped is not None:
+        address = address.ipv4_mapped
+    return Client(address, address.max_prefixlen)
+
+
+def question_name(request: DNSRecord) -> DNSLabel:
+    return request.q.qname

@@ -1,0 +1,73 @@
+"""Domain names as tuples of lowercase label bytes: exact, hashable and case-insensitive."""
+
+from __future__ import annotations
+
+Name = tuple[bytes, ...]
+
+MAX_LABEL = 63
+MAX_NAME = 255
+
+
+class NameError_(ValueError):
+    """A domain name that cannot exist on the wire."""
+
+
+def from_text(text: str, origin: Name = ()) -> Name:
+    """Parse a zone-file name: '@' is the origin, names without a final dot are relative."""
+    text = text.strip()
+    if text in ("@", ""):
+        return origin
+    if text == ".":
+        return ()
+    absolute = text.endswith(".")
+    if absolute:
+        text = text[:-1]
+    labels = []
+    for part in text.split("."):
+        if not part:
+            raise NameError_(f"empty label in name {text!r}")
+        raw = part.encode("ascii", "strict") if part.isascii() else part.encode("idna")
+        if len(raw) > MAX_LABEL:
+            raise NameError_(f"label {part!r} is longer than {MAX_LABEL} bytes")
+        labels.append(raw.lower())
+    name = tuple(labels) if absolute else tuple(labels) + origin
+    check_length(name)
+    return name
+
+
+def check_length(name: Name) -> None:
+    if wire_length(name) > MAX_NAME:
+        raise NameError_(f"name is longer than {MAX_NAME} bytes on the wire")
+
+
+def wire_length(name: Name) -> int:
+    return sum(len(label) + 1 for label in name) + 1
+
+
+def to_text(name: Name) -> str:
+    """Presentation form with the final dot; non-printable bytes escaped as \\DDD."""
+    if not name:
+        return "."
+    out = []
+    for label in name:
+        chars = []
+        for byte in label:
+            if byte in b'.\\"()@;$ ' or not 0x21 <= byte <= 0x7E:
+                chars.append(f"\\{byte:03d}" if not 0x21 <= byte <= 0x7E else "\\" + chr(byte))
+            else:
+                chars.append(chr(byte))
+        out.append("".join(chars))
+    return ".".join(out) + "."
+
+
+def lower(labels: tuple[bytes, ...] | list[bytes]) -> Name:
+    return tuple(label.lower() for label in labels)
+
+
+def is_subdomain(name: Name, parent: Name) -> bool:
+    """True when name equals parent or lies below it."""
+    return not parent or (name[len(name) - len(parent) :] == parent and len(name) >= len(parent))
+
+
+def parent(name: Name) -> Name:
+    return name[1:]

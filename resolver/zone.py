@@ -1,0 +1,124 @@
+"""The compiled, immutable zone model that the query engine reads.
+
+A ZoneSet is built whole by the loader and swapped in by one reference assignment, so a
+query never sees half a reload.
+"""
+
+from __future__ import annotations
+
+from dataclasses import dataclass, field
+from typing import Any
+
+from dnslib import RD
+
+from resolver import names
+from resolver.names import Name
+
+
+@dataclass(frozen=True, slots=True)
+class Alias:
+    target: Name
+    evaluate_target_health: bool
+
+
+@dataclass(frozen=True, slots=True)
+class RecordSet:
+    """One list item of a zone file: values (or an alias) plus routing data."""
+
+    name: Name
+    rtype: int
+    ttl: int
+    rdata: tuple[RD, ...]
+    alias: Alias | None
+    set_id: str | None
+    routing: Any  # policy-specific parameters, parsed by the policy at load time
+    health_check: str | None
+    file: str
+    line: int
+
+
+@dataclass(frozen=True, slots=True)
+class RecordGroup:
+    """All record sets of one name and type, and the policy that chooses among them."""
+
+    name: Name
+    rtype: int
+    policy: str
+    sets: tuple[RecordSet, ...]
+
+
+@dataclass(frozen=True, slots=True)
+class Soa:
+    mname: Name
+    rname: Name
+    serial: int
+    refresh: int
+    retry: int
+    expire: int
+    minimum: int
+
+
+@dataclass(slots=True)
+class Zone:
+    """One zone: its apex data and every node, keyed by lowercase label tuple."""
+
+    origin: Name
+    ttl: int
+    soa: Soa
+    file: str
+    nodes: dict[Name, dict[int, RecordGroup]]
+    # Every name that exists: owners plus empty non-terminals up to the apex.
+    existing: frozenset[Name]
+    # Owners of NS below the apex: zone cuts.
+    cuts: frozenset[Name]
+    # Ids of the health checks this zone's file defines (checks themselves are global).
+    health_check_ids: frozenset[str] = frozenset()
+
+    @property
+    def health_check_count(self) -> int:
+        return len(self.health_check_ids)
+
+    @property
+    def name_text(self) -> str:
+        return names.to_text(self.origin)
+
+    def group(self, name: Name, rtype: int) -> RecordGroup | None:
+        node = self.nodes.get(name)
+        return node.get(rtype) if node else None
+
+    def record_set_count(self) -> int:
+        return sum(len(node) for node in self.nodes.values())
+
+
+@dataclass(frozen=True, slots=True)
+class ZoneSet:
+    """Every loaded zone; finds the one authoritative for a name by longest suffix."""
+
+    zones: dict[Name, Zone]
+    max_depth: int = 0
+    # Health checks and CIDR collections are global: any zone file may use any of them.
+    health_checks: dict[str, Any] = field(default_factory=dict)
+    cidr_collections: dict[str, Any] = field(default_factory=dict)
+
+    @classmethod
+    def of(
+        cls,
+        zones: list[Zone],
+        health_checks: dict[str, Any] | None = None,
+        cidr_collections: dict[str, Any] | None = None,
+    ) -> ZoneSet:
+        table = {z.origin: z for z in zones}
+        depth = max((len(z.origin) for z in zones), default=0)
+        return cls(table, depth, health_checks or {}, cidr_collections or {})
+
+    def find(self, name: Name) -> Zone | None:
+        start = max(0, len(name) - self.max_depth)
+        for i in range(start, len(name) + 1):
+            zone = self.zones.get(name[i:])
+            if zone is not None:
+                return zone
+        return None
+
+    def group(self, name: Name, rtype: int) -> RecordGroup | None:
+        zone = self.find(name)
+        return zone.group(name, rtype) if zone else None
