@@ -29,9 +29,9 @@ class Loaded:
     zone_set: ZoneSet
 
 
-def load_all(config: Config) -> Loaded:
+def load_all(config: Config, previous: ZoneSet | None = None) -> Loaded:
     """Load every zone the config names; raises LoadFailed with every error."""
-    return Loaded(config, load_zone_set(config.zones))
+    return Loaded(config, load_zone_set(config.zones, previous))
 
 
 def chaos_of(config: Config) -> Chaos:
@@ -88,7 +88,7 @@ class App:
         """Load everything anew; swap it in only if it all loaded. The old set keeps serving."""
         try:
             config = self._reload_config()
-            loaded = load_all(config)
+            loaded = load_all(config, self.loaded.zone_set)
         except LoadFailed as exc:
             for error in exc.errors:
                 log.error("reload failed: %s", error)

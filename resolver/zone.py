@@ -73,6 +73,10 @@ class Zone:
     cuts: frozenset[Name]
     # Ids of the health checks this zone's file defines (checks themselves are global).
     health_check_ids: frozenset[str] = frozenset()
+    # Hash of the zone file's text, and whether the serial was written in it: a derived
+    # serial only moves when the content does.
+    digest: str = ""
+    serial_explicit: bool = False
 
     @property
     def health_check_count(self) -> int:

@@ -10,16 +10,23 @@ from healthcheck import spec as checkspec
 from resolver import names, rdata
 from resolver.errors import LoadError, LoadFailed
 from resolver.names import Name
+from resolver.serial import carry_serials
 from resolver.zone import RecordGroup, ZoneSet
 from resolver.zoneload import ZoneDraft, load_zone_drafts
 
 CNAME = int(QTYPE.CNAME)
 
 
-def load_zone_set(paths: Iterable[str]) -> ZoneSet:
-    """Load, validate and compile every zone; raise LoadFailed listing every error."""
+def load_zone_set(paths: Iterable[str], previous: ZoneSet | None = None) -> ZoneSet:
+    """Load, validate and compile every zone; raise LoadFailed listing every error.
+
+    With `previous` (a reload), derived serials continue from the zones they replace.
+    """
     drafts, errors = load_zone_drafts(paths)
-    return build_zone_set(drafts, errors)
+    zone_set = build_zone_set(drafts, errors)
+    if previous is not None:
+        carry_serials(list(zone_set.zones.values()), previous.zones)
+    return zone_set
 
 
 def build_zone_set(drafts: list[ZoneDraft], errors: list[LoadError]) -> ZoneSet:

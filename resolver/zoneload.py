@@ -7,6 +7,7 @@ name and type. Rules that span files (alias targets, loops, health-check ids) ar
 
 from __future__ import annotations
 
+import hashlib
 import ipaddress
 import os
 from collections.abc import Iterable
@@ -79,6 +80,7 @@ class _FileReader:
         self.errors: list[LoadError] = []
         self.origin: Name = ()
         self.failed: set[tuple[Name, int]] = set()
+        self.digest = ""
 
     def error(self, line: int, what: str, reason: str) -> None:
         self.errors.append(LoadError(self.file, line, what, reason))
@@ -98,6 +100,7 @@ class _FileReader:
         if not isinstance(doc, SourceDict):
             self.error(1, "zone", "a zone file must be a mapping with 'zone' and 'records'")
             return None
+        self.digest = hashlib.sha256(text.encode()).hexdigest()
         return self._zone(doc, int(stat.st_mtime))
 
     def _zone(self, doc: SourceDict, mtime: int) -> ZoneDraft | None:
@@ -126,6 +129,8 @@ class _FileReader:
         self._add_apex(nodes, ttl, ns_names, doc)
         zone = _compile(self.origin, ttl, soa, self.file, nodes)
         zone.health_check_ids = frozenset(check_lines)
+        zone.digest = self.digest
+        zone.serial_explicit = isinstance(doc.get("soa"), dict) and "serial" in doc["soa"]
         self._check_structure(zone)
         return ZoneDraft(zone, checks, check_lines, collections, self.failed)
 

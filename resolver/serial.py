@@ -1,0 +1,35 @@
+"""Derived SOA serials (SPEC 4): stable while content is unchanged, rising when it changes."""
+
+from __future__ import annotations
+
+import dataclasses
+from collections.abc import Mapping
+
+from resolver.names import Name
+from resolver.zone import Zone
+
+HALF = 1 << 31
+MOD = 1 << 32
+
+
+def newer(a: int, b: int) -> bool:
+    """RFC 1982: is serial a strictly greater than serial b?"""
+    return a != b and ((a > b and a - b < HALF) or (a < b and b - a > HALF))
+
+
+def next_serial(candidate: int, previous: int) -> int:
+    """candidate if it is newer than previous, else previous + 1 (mod 2^32)."""
+    return candidate if newer(candidate, previous) else (previous + 1) % MOD
+
+
+def carry_serials(zones: list[Zone], previous: Mapping[Name, Zone]) -> None:
+    """Adjust derived serials of a reload against the zones being replaced (in place)."""
+    for zone in zones:
+        old = previous.get(zone.origin)
+        if old is None or zone.serial_explicit:
+            continue
+        if old.digest == zone.digest:
+            serial = old.soa.serial
+        else:
+            serial = next_serial(zone.soa.serial, old.soa.serial)
+        zone.soa = dataclasses.replace(zone.soa, serial=serial)

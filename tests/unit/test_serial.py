@@ -1,0 +1,59 @@
+"""Derived SOA serials: stable for unchanged content, strictly rising on change."""
+
+from __future__ import annotations
+
+import os
+from pathlib import Path
+
+from resolver.serial import newer, next_serial
+from resolver.zonecheck import load_zone_set
+
+ORIGIN = (b"example", b"test")
+
+
+def write(path: Path, body: str, mtime: int) -> None:
+    path.write_text(f"zone: example.test\nrecords:\n  www: [{{type: A, values: [{body}]}}]\n")
+    os.utime(path, (mtime, mtime))
+
+
+class TestSerialArithmetic:
+    def test_rfc1982_comparison(self):
+        """Serials compare in RFC 1982 arithmetic, wrapping at 2^32."""
+        assert newer(2, 1) and not newer(1, 2) and not newer(5, 5)
+        assert newer(0, 0xFFFFFFFF)
+        assert not newer(0xFFFFFFFF, 0)
+
+    def test_next_serial_rises(self):
+        """A candidate that is not newer is raised to previous + 1."""
+        assert next_serial(100, 50) == 100
+        assert next_serial(50, 100) == 101
+        assert next_serial(5, 0xFFFFFFFF) == 5
+        assert next_serial(0xFFFFFFFF, 0xFFFFFFFF) == 0
+
+
+class TestDerivedSerial:
+    def test_unchanged_content_keeps_serial(self, tmp_path: Path):
+        """A reload of the same text keeps the serial even when the file was touched."""
+        zone = tmp_path / "z.yaml"
+        write(zone, "192.0.2.1", 1_800_000_000)
+        first = load_zone_set([str(tmp_path)])
+        write(zone, "192.0.2.1", 1_800_000_500)
+        again = load_zone_set([str(tmp_path)], previous=first)
+        assert again.zones[ORIGIN].soa.serial == first.zones[ORIGIN].soa.serial == 1_800_000_000
+
+    def test_changed_content_in_same_second_rises(self, tmp_path: Path):
+        """Changed content with the same modification time still gets a greater serial."""
+        zone = tmp_path / "z.yaml"
+        write(zone, "192.0.2.1", 1_800_000_000)
+        first = load_zone_set([str(tmp_path)])
+        write(zone, "192.0.2.2", 1_800_000_000)
+        second = load_zone_set([str(tmp_path)], previous=first)
+        assert second.zones[ORIGIN].soa.serial == 1_800_000_001
+
+    def test_explicit_serial_is_kept(self, tmp_path: Path):
+        """A serial written in the file is used as written."""
+        (tmp_path / "z.yaml").write_text("zone: example.test\nsoa: {serial: 7}\n")
+        first = load_zone_set([str(tmp_path)])
+        (tmp_path / "z.yaml").write_text("zone: example.test\nsoa: {serial: 7}\nttl: 30\n")
+        second = load_zone_set([str(tmp_path)], previous=first)
+        assert second.zones[ORIGIN].soa.serial == 7
