@@ -1,6 +1,43 @@
 """Routing policies, registered by the routing key that selects them in a zone file."""
 
-from policies.base import REGISTRY, Client, Policy, Selection, get, register
-from policies.simple import SimplePolicy
+from policies import (
+    failover,
+    geolocation,
+    geoproximity,
+    ipbased,
+    latency,
+    multivalue,
+    simple,
+    weighted,
+)
+from policies.base import (
+    REGISTRY,
+    Client,
+    Latencies,
+    LoadContext,
+    Location,
+    Policy,
+    Selection,
+    get,
+    register,
+)
 
-__all__ = ["REGISTRY", "Client", "Policy", "Selection", "SimplePolicy", "get", "register"]
+__all__ = [
+    "REGISTRY",
+    "Client",
+    "Latencies",
+    "LoadContext",
+    "Location",
+    "Policy",
+    "Selection",
+    "failover",
+    "geolocation",
+    "geoproximity",
+    "get",
+    "ipbased",
+    "latency",
+    "multivalue",
+    "register",
+    "simple",
+    "weighted",
+]

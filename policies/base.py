@@ -1,8 +1,8 @@
-"""The contract every routing policy implements, and the registry that names them.
+"""The contract every routing policy implements, the shared selection loop, and the registry.
 
 A policy sees only what is handed to it: the candidate record sets of one name and type
-(their set ids and routing parameters), the client, a health predicate and an RNG. It
-never touches the zone store, the network or the clock, so it is testable in isolation.
+(their set ids and parsed routing parameters), the client, a health predicate and an RNG.
+It never touches the zone store, the network or the clock, so it is testable in isolation.
 """
 
 from __future__ import annotations
@@ -10,21 +10,93 @@ from __future__ import annotations
 import ipaddress
 import random
 from collections.abc import Callable, Mapping, Sequence
-from dataclasses import dataclass
+from dataclasses import dataclass, field
 from typing import Any, ClassVar, Protocol
 
 IPAddress = ipaddress.IPv4Address | ipaddress.IPv6Address
+IPNetwork = ipaddress.IPv4Network | ipaddress.IPv6Network
 
 
 @dataclass(frozen=True, slots=True)
-class Client:
-    """Who is asking: the address policies route on and how much of it is known."""
+class Location:
+    """Where a client is, as far as anyone knows, and over how large a prefix that holds."""
 
-    address: IPAddress | None
-    # Prefix length of the address that is real: 32/128 for a packet source, the ECS
-    # source prefix when the address came from EDNS Client Subnet.
-    prefix: int
-    from_ecs: bool = False
+    continent: str | None = None
+    country: str | None = None
+    subdivision: str | None = None
+    latitude: float | None = None
+    longitude: float | None = None
+    source: str = "unknown"
+    scope: int = 0
+
+    @property
+    def coordinates(self) -> tuple[float, float] | None:
+        if self.latitude is None or self.longitude is None:
+            return None
+        return self.latitude, self.longitude
+
+
+UNKNOWN = Location()
+
+
+@dataclass(frozen=True, slots=True)
+class Latencies:
+    """Measured round-trip times (ms) by region for the client's network."""
+
+    rtt_ms: Mapping[str, float]
+    network: str
+    scope: int
+
+
+class Client:
+    """Who is asking: the address policies route on, and lazily where it is.
+
+    Location and measured latencies are looked up only when a policy asks, so weighted
+    or failover answers never pay for a geo lookup.
+    """
+
+    __slots__ = ("_latencies", "_latency", "_locate", "_location", "address", "from_ecs", "prefix")
+
+    def __init__(
+        self,
+        address: IPAddress | None,
+        prefix: int,
+        from_ecs: bool = False,
+        locate: Callable[[Client], Location] | None = None,
+        latency: Callable[[Client], Latencies | None] | None = None,
+    ) -> None:
+        self.address = address
+        # How many leading bits of address are real: 32/128 for a packet's source, the
+        # ECS source prefix when the address came from EDNS Client Subnet.
+        self.prefix = prefix
+        self.from_ecs = from_ecs
+        self._locate = locate
+        self._latency = latency
+        self._location: Location | None = None
+        self._latencies: Latencies | bool | None = False
+
+    @property
+    def network(self) -> IPNetwork | None:
+        if self.address is None:
+            return None
+        return ipaddress.ip_network(f"{self.address}/{self.prefix}", strict=False)
+
+    @property
+    def location(self) -> Location:
+        if self._location is None:
+            known = self.address is not None and self._locate is not None
+            self._location = self._locate(self) if known else UNKNOWN  # type: ignore[misc]
+        return self._location
+
+    @property
+    def latencies(self) -> Latencies | None:
+        if self._latencies is False:
+            known = self.address is not None and self._latency is not None
+            self._latencies = self._latency(self) if known else None  # type: ignore[misc]
+        return self._latencies  # type: ignore[return-value]
+
+    def __repr__(self) -> str:
+        return f"Client({self.address}/{self.prefix}, ecs={self.from_ecs})"
 
 
 class Candidate(Protocol):
@@ -44,18 +116,33 @@ class Selection:
     chosen: tuple[int, ...]
     # ECS scope prefix length the decision depended on: 0 when it did not use the client.
     scope: int = 0
-    # Every candidate was unhealthy and the policy fell back to its last resort.
+    # Every candidate that could answer was unhealthy: the policy used its last resort.
     degraded: bool = False
+    # Candidates picked by the rule but dropped as unhealthy, in order.
+    dropped: tuple[int, ...] = ()
     reason: str = ""
 
 
-class Policy(Protocol):
-    """A routing policy: validate its parameters at load time, select at query time."""
+@dataclass(frozen=True, slots=True)
+class LoadContext:
+    """What policies may consult when parsing zone data: known regions and CIDR collections."""
 
-    name: ClassVar[str]
+    regions: Mapping[str, tuple[float, float]] = field(default_factory=dict)
+    cidr_collections: Mapping[str, Mapping[str, tuple[IPNetwork, ...]]] = field(
+        default_factory=dict
+    )
+
+
+class Policy(Protocol):
+    """A routing policy: parse its parameters at load time, select at query time."""
+
+    key: ClassVar[str]  # the routing key that selects it in a zone file
+    name: ClassVar[str]  # what logs and explain call it
+    single_value: ClassVar[bool]  # each record set holds exactly one value
+    allows_alias: ClassVar[bool]
 
     @classmethod
-    def parse(cls, value: Any) -> tuple[Any, list[str]]:
+    def parse(cls, value: Any, ctx: LoadContext) -> tuple[Any, list[str]]:
         """Turn the zone file's routing value into parameters, with every reason it is bad."""
         ...
 
@@ -73,21 +160,59 @@ class Policy(Protocol):
         rng: random.Random,
     ) -> Selection: ...
 
+    @classmethod
+    def describe(cls, candidate: Candidate, client: Client) -> str:
+        """Why this candidate ranks where it does for this client (for explain)."""
+        ...
+
+
+def choose_one(
+    count: int,
+    pick: Callable[[list[int]], int | None],
+    last_resort: Callable[[], int | None],
+    healthy: Callable[[int], bool],
+    scope: int = 0,
+) -> Selection:
+    """The loop every single-answer policy shares (SPEC 5).
+
+    Pick by the policy's rule; if the pick is unhealthy, drop it and pick again by the
+    same rule; when nothing healthy is left, fall back to the policy's last resort.
+    """
+    remaining = list(range(count))
+    dropped: list[int] = []
+    while remaining:
+        choice = pick(remaining)
+        if choice is None:
+            break
+        if healthy(choice):
+            return Selection((choice,), scope, False, tuple(dropped))
+        dropped.append(choice)
+        remaining.remove(choice)
+    fallback = last_resort()
+    if fallback is None:
+        return Selection((), scope, bool(dropped), tuple(dropped), "no record set matches")
+    return Selection((fallback,), scope, True, tuple(dropped), "last resort: none healthy")
+
 
 REGISTRY: dict[str, type[Policy]] = {}
 
 
 def register(policy: type[Policy]) -> type[Policy]:
-    existing = REGISTRY.get(policy.name)
+    existing = REGISTRY.get(policy.key)
     if existing is not None and existing is not policy:
-        raise ValueError(f"policy {policy.name!r} already registered by {existing.__qualname__}")
-    REGISTRY[policy.name] = policy
+        raise ValueError(f"policy {policy.key!r} already registered by {existing.__qualname__}")
+    REGISTRY[policy.key] = policy
     return policy
 
 
-def get(name: str) -> type[Policy] | None:
-    return REGISTRY.get(name)
+def get(key: str) -> type[Policy] | None:
+    """The policy a routing key selects ("simple" when a record set has none)."""
+    return REGISTRY.get(key)
 
 
-def known() -> Mapping[str, type[Policy]]:
-    return REGISTRY
+def is_int(value: Any) -> bool:
+    return isinstance(value, int) and not isinstance(value, bool)
+
+
+def is_number(value: Any) -> bool:
+    return isinstance(value, int | float) and not isinstance(value, bool)

@@ -6,22 +6,23 @@ import random
 from collections.abc import Callable, Sequence
 from typing import Any, ClassVar
 
-from policies.base import Candidate, Client, Selection, register
+from policies.base import Candidate, Client, LoadContext, Selection, register
 
 
 class SimplePolicy:
+    key: ClassVar[str] = "simple"
     name: ClassVar[str] = "simple"
+    single_value: ClassVar[bool] = False
+    allows_alias: ClassVar[bool] = True
 
     @classmethod
-    def parse(cls, value: Any) -> tuple[Any, list[str]]:
+    def parse(cls, value: Any, ctx: LoadContext) -> tuple[Any, list[str]]:
         return None, []
 
     @classmethod
     def check_group(cls, routings: Sequence[Any]) -> list[str]:
         if len(routings) > 1:
-            return [
-                f"simple routing allows one record set per name and type, found {len(routings)}"
-            ]
+            return [f"simple routing allows one record set per name and type, not {len(routings)}"]
         return []
 
     @classmethod
@@ -35,6 +36,10 @@ class SimplePolicy:
         # Route 53 answers a simple record even when its health check fails: there is
         # nothing else to answer with.
         return Selection(chosen=tuple(range(len(candidates))), reason="simple")
+
+    @classmethod
+    def describe(cls, candidate: Candidate, client: Client) -> str:
+        return "the only record set"
 
 
 register(SimplePolicy)

@@ -12,11 +12,12 @@ from healthcheck.view import AllHealthy
 from resolver import __version__
 from resolver.config import Config
 from resolver.engine import Resolver
-from resolver.errors import LoadFailed
+from resolver.errors import LoadError, LoadFailed
 from resolver.handler import Chaos, Handler
+from resolver.location import Locator
 from resolver.server import DnsServer
 from resolver.zone import ZoneSet
-from resolver.zonecheck import load_zone_set
+from resolver.zonecheck import known_regions, load_zone_set
 
 log = logging.getLogger("policydns")
 
@@ -27,11 +28,25 @@ class Loaded:
 
     config: Config
     zone_set: ZoneSet
+    locator: Locator
 
 
 def load_all(config: Config, previous: ZoneSet | None = None) -> Loaded:
     """Load every zone the config names; raises LoadFailed with every error."""
-    return Loaded(config, load_zone_set(config.zones, previous))
+    errors: list[LoadError] = []
+    try:
+        locator = Locator(config.locations, config.latency, config.geoip_database)
+    except Exception as exc:  # maxminddb raises several kinds for a bad file
+        where = config.source or "--geoip-db"
+        errors.append(LoadError(where, 0, "geoip.database", f"cannot open: {exc}"))
+        locator = Locator(config.locations, config.latency)
+    try:
+        zone_set = load_zone_set(config.zones, previous, known_regions(config.regions))
+    except LoadFailed as exc:
+        raise LoadFailed(errors + exc.errors) from None
+    if errors:
+        raise LoadFailed(errors)
+    return Loaded(config, zone_set, locator)
 
 
 def chaos_of(config: Config) -> Chaos:
@@ -64,7 +79,13 @@ class App:
     def __init__(self, config: Config, reload_config) -> None:
         self.loaded = load_all(config)
         self._reload_config = reload_config
-        self.handler = Handler(Resolver(self.loaded.zone_set), AllHealthy(), chaos_of(config))
+        self.handler = Handler(
+            Resolver(self.loaded.zone_set),
+            AllHealthy(),
+            chaos_of(config),
+            self.loaded.locator,
+            config.ecs,
+        )
         self.server = DnsServer(self.handler.handle, config.tcp)
         self.stopped = asyncio.Event()
 
@@ -98,6 +119,8 @@ class App:
             return False
         self.loaded = loaded
         self.handler.resolver = Resolver(loaded.zone_set)
+        self.handler.locator = loaded.locator
+        self.handler.use_ecs = config.ecs
         self.handler.chaos = chaos_of(config)
         for line in summary_lines(loaded.zone_set):
             log.info("reloaded %s", line)

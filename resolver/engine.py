@@ -18,8 +18,8 @@ from resolver import names, rdata
 from resolver.names import Name
 from resolver.zone import RecordGroup, RecordSet, Zone, ZoneSet
 
-A, AAAA, NS, CNAME, DS, ANY = (
-    int(QTYPE.reverse[t]) for t in ("A", "AAAA", "NS", "CNAME", "DS", "ANY")
+A, AAAA, NS, CNAME, DS, SOA_TYPE, ANY = (
+    int(QTYPE.reverse[t]) for t in ("A", "AAAA", "NS", "CNAME", "DS", "SOA", "ANY")
 )
 MAX_CNAME_CHAIN = 12
 MAX_ALIAS_DEPTH = 8
@@ -103,6 +103,11 @@ class Resolver:
         cut = self._cut(zone, key, qtype)
         if cut is not None:
             self._referral(zone, cut, result)
+            return None
+        if qtype == SOA_TYPE and key == zone.origin:
+            record = soa_record(zone)
+            record.rname = owner
+            result.answer.append(record)
             return None
         node = zone.nodes.get(key)
         if node is None:

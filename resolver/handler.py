@@ -11,11 +11,24 @@ import random
 import struct
 from dataclasses import dataclass
 
-from dnslib import CLASS, EDNS0, QTYPE, RCODE, RR, TXT, DNSHeader, DNSLabel, DNSQuestion, DNSRecord
+from dnslib import (
+    CLASS,
+    EDNS0,
+    QTYPE,
+    RCODE,
+    RR,
+    TXT,
+    DNSHeader,
+    DNSQuestion,
+    DNSRecord,
+    EDNSOption,
+)
 
 from healthcheck.view import HealthView
 from policies.base import Client
+from resolver import ecs
 from resolver.engine import QueryContext, Resolver
+from resolver.location import Locator
 
 log = logging.getLogger("policydns.handler")
 
@@ -49,10 +62,19 @@ class Chaos:
 class Handler:
     """Turns request bytes into reply bytes against the current resolver."""
 
-    def __init__(self, resolver: Resolver, health: HealthView, chaos: Chaos) -> None:
+    def __init__(
+        self,
+        resolver: Resolver,
+        health: HealthView,
+        chaos: Chaos,
+        locator: Locator | None = None,
+        use_ecs: bool = True,
+    ) -> None:
         self.resolver = resolver
         self.health = health
         self.chaos = chaos
+        self.locator = locator or Locator({}, {})
+        self.use_ecs = use_ecs
         self.rng = random.Random()
 
     def handle(self, data: bytes, source: str, tcp: bool) -> bytes | None:
@@ -113,13 +135,36 @@ class Handler:
             return self._finish(reply, edns, int(RCODE.REFUSED), tcp)
         if qtype in NOTIMP_QTYPES:
             return self._finish(reply, edns, int(RCODE.NOTIMP), tcp)
-        ctx = QueryContext(_client_of(source), self.health, self.rng)
-        result = self.resolver.resolve(question.qname, qtype, ctx)
+        subnet = None
+        if edns is not None and self.use_ecs:
+            try:
+                subnet = _client_subnet(edns)
+            except ecs.EcsError:
+                return self._finish(reply, edns, int(RCODE.FORMERR), tcp)
+        client = self.client(source, subnet)
+        result = self.resolver.resolve(
+            question.qname, qtype, QueryContext(client, self.health, self.rng)
+        )
         reply.header.aa = int(result.authoritative and result.rcode != RCODE.REFUSED)
         reply.rr = result.answer
         reply.auth = result.authority
         reply.ar = result.additional
-        return self._finish(reply, edns, result.rcode, tcp)
+        option = subnet.reply_option(min(result.scope, subnet.source)) if subnet else None
+        return self._finish(reply, edns, result.rcode, tcp, option)
+
+    def client(self, source: str, subnet: ecs.ClientSubnet | None) -> Client:
+        """The client policies route on: the ECS subnet when given, else the packet source."""
+        locate, latency = self.locator.locate, self.locator.latencies
+        if subnet is not None:
+            if subnet.source == 0:
+                # "Do not use my address" (RFC 7871 7.1.2): route as for an unknown client.
+                return Client(None, 0, True, locate, latency)
+            return Client(_normalise(subnet.address), subnet.source, True, locate, latency)
+        try:
+            address = _normalise(ipaddress.ip_address(source))
+        except ValueError:
+            return Client(None, 0, False, locate, latency)
+        return Client(address, address.max_prefixlen, False, locate, latency)
 
     def _chaos(self, question: DNSQuestion, reply: DNSRecord) -> int:
         if int(question.qtype) not in (int(QTYPE.TXT), 255):
@@ -131,12 +176,20 @@ class Handler:
         reply.rr = [RR(question.qname, int(QTYPE.TXT), rclass=CH, ttl=0, rdata=TXT(text))]
         return int(RCODE.NOERROR)
 
-    def _finish(self, reply: DNSRecord, edns: RR | None, rcode: int, tcp: bool) -> bytes:
+    def _finish(
+        self,
+        reply: DNSRecord,
+        edns: RR | None,
+        rcode: int,
+        tcp: bool,
+        option: EDNSOption | None = None,
+    ) -> bytes:
         reply.header.rcode = rcode & 0xF
         limit = 65535 if tcp else 512
         if edns is not None:
             do = "do" if edns.ttl & 0x8000 else ""
-            reply.ar.append(EDNS0(udp_len=UDP_PAYLOAD, ext_rcode=rcode >> 4, flags=do))
+            opts = [option] if option is not None else []
+            reply.ar.append(EDNS0(udp_len=UDP_PAYLOAD, ext_rcode=rcode >> 4, flags=do, opts=opts))
             if not tcp:
                 limit = max(512, min(int(edns.rclass), UDP_PAYLOAD))
         wire = bytes(reply.pack())
@@ -155,15 +208,17 @@ def _header_only(ident: int, flags: int, opcode: int, rcode: int) -> bytes:
     return struct.pack("!6H", ident, out_flags, 0, 0, 0, 0)
 
 
-def _client_of(source: str) -> Client:
-    try:
-        address = ipaddress.ip_address(source)
-    except ValueError:
-        return Client(None, 0)
+def _normalise(
+    address: ipaddress.IPv4Address | ipaddress.IPv6Address,
+) -> ipaddress.IPv4Address | ipaddress.IPv6Address:
+    """IPv4-mapped IPv6 (a dual-stack socket's view of an IPv4 peer) becomes IPv4."""
     if isinstance(address, ipaddress.IPv6Address) and address.ipv4_mapped is not None:
-        address = address.ipv4_mapped
-    return Client(address, address.max_prefixlen)
+        return address.ipv4_mapped
+    return address
 
 
-def question_name(request: DNSRecord) -> DNSLabel:
-    return request.q.qname
+def _client_subnet(edns: RR) -> ecs.ClientSubnet | None:
+    options = [o for o in (edns.rdata or []) if getattr(o, "code", None) == ecs.ECS_CODE]
+    if len(options) > 1:
+        raise ecs.EcsError("more than one ECS option")
+    return ecs.parse(bytes(options[0].data)) if options else None

@@ -2,11 +2,15 @@
 
 from __future__ import annotations
 
-from collections.abc import Iterable
+import dataclasses
+from collections.abc import Iterable, Mapping
 
 from dnslib import QTYPE
 
+import policies
 from healthcheck import spec as checkspec
+from policies.base import LoadContext
+from policies.regions import AWS_REGIONS
 from resolver import names, rdata
 from resolver.errors import LoadError, LoadFailed
 from resolver.names import Name
@@ -17,25 +21,57 @@ from resolver.zoneload import ZoneDraft, load_zone_drafts
 CNAME = int(QTYPE.CNAME)
 
 
-def load_zone_set(paths: Iterable[str], previous: ZoneSet | None = None) -> ZoneSet:
+def load_zone_set(
+    paths: Iterable[str],
+    previous: ZoneSet | None = None,
+    regions: Mapping[str, tuple[float, float]] | None = None,
+) -> ZoneSet:
     """Load, validate and compile every zone; raise LoadFailed listing every error.
 
     With `previous` (a reload), derived serials continue from the zones they replace.
+    `regions` are the region names routing may use (default: the built-in cloud regions).
     """
     drafts, errors = load_zone_drafts(paths)
-    zone_set = build_zone_set(drafts, errors)
+    zone_set = build_zone_set(drafts, errors, known_regions() if regions is None else regions)
     if previous is not None:
         carry_serials(list(zone_set.zones.values()), previous.zones)
     return zone_set
 
 
-def build_zone_set(drafts: list[ZoneDraft], errors: list[LoadError]) -> ZoneSet:
+def known_regions(extra: Mapping[str, Mapping[str, float]] | None = None) -> dict:
+    """Built-in cloud regions plus the config's `regions`, as name -> (latitude, longitude)."""
+    table = {name: (r.latitude, r.longitude) for name, r in AWS_REGIONS.items()}
+    for name, coords in (extra or {}).items():
+        table[name] = (float(coords["latitude"]), float(coords["longitude"]))
+    return table
+
+
+def build_zone_set(
+    drafts: list[ZoneDraft], errors: list[LoadError], regions: Mapping[str, tuple[float, float]]
+) -> ZoneSet:
     errors = list(errors)
     failed = set().union(*(d.failed for d in drafts)) if drafts else set()
     checks = _merge_health_checks(drafts, errors)
     collections: dict = {}
     for draft in drafts:
-        collections.update(draft.cidr_collections)
+        for name, blocks in draft.cidr_collections.items():
+            if name in collections and collections[name] != blocks:
+                errors.append(
+                    LoadError(
+                        draft.zone.file,
+                        0,
+                        f"cidr collection {name}",
+                        "defined differently in another zone file",
+                    )
+                )
+            collections[name] = blocks
+    ctx = LoadContext(regions, collections)
+    for draft in drafts:
+        for node in draft.zone.nodes.values():
+            for rtype, group in list(node.items()):
+                parsed = _parse_routing(group, ctx, errors, failed)
+                if parsed is not None:
+                    node[rtype] = parsed
     zone_set = ZoneSet.of([d.zone for d in drafts], checks, collections)
     for zone in zone_set.zones.values():
         for node in zone.nodes.values():
@@ -45,6 +81,30 @@ def build_zone_set(drafts: list[ZoneDraft], errors: list[LoadError]) -> ZoneSet:
     if errors:
         raise LoadFailed(errors)
     return zone_set
+
+
+def _parse_routing(
+    group: RecordGroup, ctx: LoadContext, errors: list[LoadError], failed: set
+) -> RecordGroup | None:
+    """Let the group's policy parse every set's routing value, then check the group."""
+    policy = policies.get(group.policy)
+    assert policy is not None
+    what = f"{names.to_text(group.name)} {QTYPE.get(group.rtype)}"
+    sets = []
+    for s in group.sets:
+        key, raw = s.routing
+        if key != group.policy:
+            return None  # mixed policies: already reported by the file reader
+        params, reasons = policy.parse(raw, ctx)
+        for reason in reasons:
+            errors.append(LoadError(s.file, s.line, what, reason))
+        if reasons:
+            failed.add((group.name, group.rtype))
+            return None
+        sets.append(dataclasses.replace(s, routing=(key, params)))
+    for reason in policy.check_group([s.routing[1] for s in sets]):
+        errors.append(LoadError(sets[-1].file, sets[-1].line, what, reason))
+    return dataclasses.replace(group, sets=tuple(sets))
 
 
 def _merge_health_checks(drafts: list[ZoneDraft], errors: list[LoadError]) -> dict:

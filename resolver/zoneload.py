@@ -305,19 +305,16 @@ class _FileReader:
         if type_name == "NS" and owner == self.origin:
             fail("apex NS records come from the zone's 'ns' key")
         routing_keys = [key for key in ROUTING_KEYS if key in item]
-        policy_name = "simple"
-        routing = None
+        policy = policies.get("simple")
+        raw_routing = None
         if len(routing_keys) > 1:
             fail(f"more than one routing key: {', '.join(routing_keys)}")
         elif routing_keys:
-            policy_name = routing_keys[0]
-            policy = policies.get(policy_name)
-            if policy is None:
-                fail(f"routing policy {policy_name!r} is not available in this version")
-            else:
-                routing, reasons = policy.parse(item[policy_name])
-                for reason in reasons:
-                    fail(reason)
+            policy = policies.get(routing_keys[0])
+            raw_routing = item[routing_keys[0]]
+        assert policy is not None, "every routing key has a registered policy"
+        if "alias" in item and not policy.allows_alias:
+            fail(f"{policy.name} record sets cannot be aliases")
         set_id = item.get("set_id")
         if set_id is not None and (
             not isinstance(set_id, str | int)
@@ -341,6 +338,8 @@ class _FileReader:
                 fail("an alias takes its TTL from its target; remove 'ttl'")
         else:
             values = self._values(item[sources[0]], type_name, fail)
+            if policy.single_value and len(values) > 1:
+                fail(f"a {policy.name} record set holds exactly one value, not {len(values)}")
         ttl = item.get("ttl", zone_ttl)
         if not _is_int(ttl) or not 0 <= ttl <= MAX_TTL:
             fail(f"ttl must be 0..{MAX_TTL}, not {ttl!r}")
@@ -354,7 +353,7 @@ class _FileReader:
             rdata=tuple(values),
             alias=alias,
             set_id=None if set_id is None else str(set_id),
-            routing=(policy_name, routing),
+            routing=(policy.key, raw_routing),
             health_check=health_check,
             file=self.file,
             line=line,
@@ -475,10 +474,6 @@ class _FileReader:
                     )
                 else:
                     seen[s.set_id] = s.line
-        policy = policies.get(group.policy)
-        if policy is not None:
-            for reason in policy.check_group([s.routing[1] for s in group.sets]):
-                self.error(group.sets[-1].line, what, reason)
 
 
 def _enclosing_cut(owner: Name, zone: Zone) -> Name | None:

@@ -1,0 +1,55 @@
+"""Failover routing: the primary while healthy, else the secondary; both down, the primary."""
+
+from __future__ import annotations
+
+import random
+from collections.abc import Callable, Sequence
+from typing import Any, ClassVar
+
+from policies.base import Candidate, Client, LoadContext, Selection, choose_one, register
+
+ROLES = ("primary", "secondary")
+
+
+class FailoverPolicy:
+    key: ClassVar[str] = "failover"
+    name: ClassVar[str] = "failover"
+    single_value: ClassVar[bool] = False
+    allows_alias: ClassVar[bool] = True
+
+    @classmethod
+    def parse(cls, value: Any, ctx: LoadContext) -> tuple[Any, list[str]]:
+        role = str(value).lower() if isinstance(value, str) else None
+        if role not in ROLES:
+            return None, [f"failover must be primary or secondary, not {value!r}"]
+        return role, []
+
+    @classmethod
+    def check_group(cls, routings: Sequence[Any]) -> list[str]:
+        return [
+            f"more than one failover {role} ({routings.count(role)})"
+            for role in ROLES
+            if routings.count(role) > 1
+        ]
+
+    @classmethod
+    def select(
+        cls,
+        candidates: Sequence[Candidate],
+        client: Client,
+        healthy: Callable[[int], bool],
+        rng: random.Random,
+    ) -> Selection:
+        order = sorted(range(len(candidates)), key=lambda i: ROLES.index(candidates[i].routing))
+
+        def pick(remaining: list[int]) -> int | None:
+            return next((i for i in order if i in remaining), None)
+
+        return choose_one(len(candidates), pick, lambda: order[0] if order else None, healthy)
+
+    @classmethod
+    def describe(cls, candidate: Candidate, client: Client) -> str:
+        return str(candidate.routing)
+
+
+register(FailoverPolicy)

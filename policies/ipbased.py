@@ -1,0 +1,139 @@
+"""IP-based routing: the CIDR location with the longest prefix holding the client's network."""
+
+from __future__ import annotations
+
+import random
+from collections.abc import Callable, Mapping, Sequence
+from dataclasses import dataclass
+from typing import Any, ClassVar
+
+from policies.base import (
+    Candidate,
+    Client,
+    IPNetwork,
+    LoadContext,
+    Selection,
+    choose_one,
+    register,
+)
+
+DEFAULT = "*"
+
+
+@dataclass(frozen=True, slots=True)
+class CidrLocation:
+    collection: str
+    location: str
+    blocks: tuple[IPNetwork, ...]
+
+    def match_length(self, client: Client) -> int:
+        """Longest block prefix holding the client's whole network, or -1.
+
+        A client subnet shorter than a block does not match it (SPEC 5).
+        """
+        network = client.network
+        if network is None:
+            return -1
+        best = -1
+        for block in self.blocks:
+            if (
+                block.version == network.version
+                and network.prefixlen >= block.prefixlen
+                and network.subnet_of(block)  # type: ignore[arg-type]
+            ):
+                best = max(best, block.prefixlen)
+        return best
+
+
+class IpBasedPolicy:
+    key: ClassVar[str] = "cidr"
+    name: ClassVar[str] = "ip-based"
+    single_value: ClassVar[bool] = False
+    allows_alias: ClassVar[bool] = True
+
+    @classmethod
+    def parse(cls, value: Any, ctx: LoadContext) -> tuple[Any, list[str]]:
+        if not isinstance(value, Mapping) or set(value) != {"collection", "location"}:
+            return None, ['cidr must be {collection: NAME, location: NAME or "*"}']
+        collection, location = str(value["collection"]), str(value["location"])
+        blocks = ctx.cidr_collections.get(collection)
+        if blocks is None:
+            return None, [f"unknown cidr collection {collection!r}"]
+        if location != DEFAULT and location not in blocks:
+            return None, [f"cidr collection {collection!r} has no location {location!r}"]
+        return CidrLocation(collection, location, tuple(blocks.get(location, ()))), []
+
+    @classmethod
+    def check_group(cls, routings: Sequence[Any]) -> list[str]:
+        reasons = []
+        if len({r.collection for r in routings}) > 1:
+            reasons.append("all record sets of one name and type must use the same cidr collection")
+        names = [r.location for r in routings]
+        reasons += sorted(
+            {
+                f"cidr location {n} is used by more than one record set"
+                for n in names
+                if names.count(n) > 1
+            }
+        )
+        return reasons
+
+    @classmethod
+    def select(
+        cls,
+        candidates: Sequence[Candidate],
+        client: Client,
+        healthy: Callable[[int], bool],
+        rng: random.Random,
+    ) -> Selection:
+        places: list[CidrLocation] = [c.routing for c in candidates]
+        lengths = [p.match_length(client) for p in places]
+
+        def pick(remaining: list[int]) -> int | None:
+            best = max(remaining, key=lambda i: lengths[i], default=None)
+            if best is not None and lengths[best] >= 0:
+                return best
+            return next((i for i in remaining if places[i].location == DEFAULT), None)
+
+        return choose_one(
+            len(candidates),
+            pick,
+            lambda: pick(list(range(len(candidates)))),
+            healthy,
+            _scope(places, lengths, client),
+        )
+
+    @classmethod
+    def describe(cls, candidate: Candidate, client: Client) -> str:
+        place: CidrLocation = candidate.routing
+        if place.location == DEFAULT:
+            return 'default location "*"'
+        length = place.match_length(client)
+        verdict = f"matches with /{length}" if length >= 0 else "does not match"
+        return f"location {place.location}: {verdict}"
+
+
+register(IpBasedPolicy)
+
+
+def _scope(places: list[CidrLocation], lengths: list[int], client: Client) -> int:
+    """The prefix length over which this answer holds for every address (RFC 7871)."""
+    network = client.network
+    if network is None:
+        return 0
+    best = max(lengths, default=-1)
+    if best < 0:
+        return client.prefix
+    matched = next(
+        b
+        for p, n in zip(places, lengths, strict=True)
+        if n == best
+        for b in p.blocks
+        if b.prefixlen == best and b.version == network.version and network.subnet_of(b)  # type: ignore[arg-type]
+    )
+    nested = any(
+        b.version == matched.version and b != matched and b.subnet_of(matched)  # type: ignore[arg-type]
+        for p in places
+        for b in p.blocks
+    )
+    return client.prefix if nested else best

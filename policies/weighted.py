@@ -1,0 +1,54 @@
+"""Weighted routing: one record set at random, in proportion to its weight (0-255)."""
+
+from __future__ import annotations
+
+import random
+from collections.abc import Callable, Sequence
+from typing import Any, ClassVar
+
+from policies.base import Candidate, Client, LoadContext, Selection, choose_one, is_int, register
+
+
+class WeightedPolicy:
+    key: ClassVar[str] = "weight"
+    name: ClassVar[str] = "weighted"
+    single_value: ClassVar[bool] = False
+    allows_alias: ClassVar[bool] = True
+
+    @classmethod
+    def parse(cls, value: Any, ctx: LoadContext) -> tuple[Any, list[str]]:
+        if not is_int(value) or not 0 <= value <= 255:
+            return None, [f"weight must be an integer 0..255, not {value!r}"]
+        return value, []
+
+    @classmethod
+    def check_group(cls, routings: Sequence[Any]) -> list[str]:
+        return []
+
+    @classmethod
+    def select(
+        cls,
+        candidates: Sequence[Candidate],
+        client: Client,
+        healthy: Callable[[int], bool],
+        rng: random.Random,
+    ) -> Selection:
+        weights = [c.routing for c in candidates]
+
+        def pick(remaining: list[int]) -> int | None:
+            positive = [i for i in remaining if weights[i] > 0]
+            if positive:
+                return rng.choices(positive, [weights[i] for i in positive])[0]
+            # No positive weight left healthy (or all weights are 0): equal chance.
+            return rng.choice(remaining)
+
+        return choose_one(
+            len(candidates), pick, lambda: pick(list(range(len(candidates)))), healthy
+        )
+
+    @classmethod
+    def describe(cls, candidate: Candidate, client: Client) -> str:
+        return f"weight {candidate.routing}"
+
+
+register(WeightedPolicy)

@@ -1,0 +1,164 @@
+"""Where a client is: the config's `locations` first, then a GeoIP database (SPEC 5).
+
+With no database configured the embedded data answers: iptocc's registry-based country for
+the address, our own country-to-continent and centroid tables for the rest. Lookups are
+cached per /24 (IPv4) and /56 (IPv6), the most a resolver's ECS option reveals anyway.
+"""
+
+from __future__ import annotations
+
+import ipaddress
+import logging
+from collections import OrderedDict
+from collections.abc import Mapping
+from typing import Any
+
+from policies.base import Client, IPNetwork, Latencies, Location
+from policies.countries import centroid, continent_of
+
+log = logging.getLogger("policydns.location")
+
+CACHE_PREFIX = {4: 24, 6: 56}
+CACHE_SIZE = 65536
+
+
+class PrefixTable:
+    """Longest-prefix match of a client network over configured CIDR blocks."""
+
+    def __init__(self, entries: Mapping[str, Any]) -> None:
+        rows = [(ipaddress.ip_network(cidr), value) for cidr, value in entries.items()]
+        self.rows = sorted(rows, key=lambda row: row[0].prefixlen, reverse=True)
+
+    def match(self, client: Client) -> tuple[IPNetwork, Any, int] | None:
+        """(block, value, scope) for the longest block holding the whole client network."""
+        network = client.network
+        if network is None:
+            return None
+        for block, value in self.rows:
+            if (
+                block.version == network.version
+                and network.prefixlen >= block.prefixlen
+                and network.subnet_of(block)  # type: ignore[arg-type]
+            ):
+                return block, value, self._scope(block, client)
+        return None
+
+    def overlaps(self, network: IPNetwork) -> bool:
+        return any(b.version == network.version and b.overlaps(network) for b, _ in self.rows)  # type: ignore[arg-type]
+
+    def _scope(self, block: IPNetwork, client: Client) -> int:
+        # A more specific block inside this one answers differently for part of it: the
+        # answer then holds only for the client's own prefix.
+        nested = any(
+            b.version == block.version and b != block and b.subnet_of(block)  # type: ignore[arg-type]
+            for b, _ in self.rows
+        )
+        return client.prefix if nested else block.prefixlen
+
+
+def location_from(value: Mapping[str, Any], source: str, scope: int) -> Location:
+    """A Location from config or database fields, filling continent and coordinates."""
+    country = _upper(value.get("country"))
+    subdivision = _upper(value.get("subdivision"))
+    if subdivision and country and subdivision.startswith(country + "-"):
+        subdivision = subdivision[len(country) + 1 :]
+    continent = _upper(value.get("continent")) or (continent_of(country) if country else None)
+    lat, lon = value.get("latitude"), value.get("longitude")
+    if (lat is None or lon is None) and country:
+        point = centroid(country, subdivision)
+        if point is not None:
+            lat, lon = point
+    return Location(continent, country, subdivision, lat, lon, source, scope)
+
+
+def _upper(value: Any) -> str | None:
+    return str(value).upper() if value else None
+
+
+class Locator:
+    """Answers `Client.location` and `Client.latencies` from config and geo data."""
+
+    def __init__(
+        self,
+        locations: Mapping[str, Any],
+        latency: Mapping[str, Any],
+        database: str | None = None,
+    ) -> None:
+        self.locations = PrefixTable(locations)
+        self.latency = PrefixTable(latency)
+        self.database_path = database
+        self._reader = _open_database(database) if database else None
+        self._cache: OrderedDict[tuple[IPNetwork, int], Location] = OrderedDict()
+
+    @property
+    def source_name(self) -> str:
+        return f"geoip database {self.database_path}" if self._reader else "embedded iptocc data"
+
+    def locate(self, client: Client) -> Location:
+        found = self.locations.match(client)
+        if found is not None:
+            block, value, scope = found
+            return location_from(value, f"locations {block}", min(scope, client.prefix))
+        assert client.address is not None
+        version = client.address.version
+        cut = min(client.prefix, CACHE_PREFIX[version])
+        key_net = ipaddress.ip_network(f"{client.address}/{cut}", strict=False)
+        key = (key_net, client.prefix)
+        cached = self._cache.get(key)
+        if cached is not None:
+            self._cache.move_to_end(key)
+            return cached
+        where = self._lookup(key_net.network_address, client.prefix, cut)
+        if self.locations.overlaps(key_net):
+            # Part of this network is mapped in `locations`: the answer holds only here.
+            where = _with_scope(where, client.prefix)
+        self._cache[key] = where
+        if len(self._cache) > CACHE_SIZE:
+            self._cache.popitem(last=False)
+        return where
+
+    def _lookup(self, address: Any, prefix: int, cut: int) -> Location:
+        if self._reader is not None:
+            record, length = self._reader.get_with_prefix_len(address)
+            scope = min(prefix, length)
+            if not record:
+                return Location(source=self.source_name, scope=scope)
+            fields = {
+                "continent": (record.get("continent") or {}).get("code"),
+                "country": (record.get("country") or {}).get("iso_code"),
+                "subdivision": ((record.get("subdivisions") or [{}])[0]).get("iso_code"),
+                "latitude": (record.get("location") or {}).get("latitude"),
+                "longitude": (record.get("location") or {}).get("longitude"),
+            }
+            return location_from(fields, self.source_name, scope)
+        import iptocc
+
+        country = iptocc.country_code(str(address))
+        if not country:
+            return Location(source=self.source_name, scope=cut)
+        return location_from({"country": country}, self.source_name, cut)
+
+    def latencies(self, client: Client) -> Latencies | None:
+        found = self.latency.match(client)
+        if found is None:
+            return None
+        block, value, scope = found
+        return Latencies(value, str(block), min(scope, client.prefix))
+
+
+def _with_scope(where: Location, scope: int) -> Location:
+    return Location(
+        where.continent,
+        where.country,
+        where.subdivision,
+        where.latitude,
+        where.longitude,
+        where.source,
+        scope,
+    )
+
+
+def _open_database(path: str) -> Any:
+    import maxminddb
+
+    return maxminddb.open_database(path)
