@@ -282,8 +282,9 @@ class _ConfigReader:
         if not isinstance(value, dict) or set(value) - {"idle_timeout", "max_connections"}:
             self.error(line, "tcp", "must be {idle_timeout: SECONDS, max_connections: N}")
             return
-        idle = value.get("idle_timeout", TcpSettings.idle_timeout)
-        cap = value.get("max_connections", TcpSettings.max_connections)
+        defaults = TcpSettings()
+        idle = value.get("idle_timeout", defaults.idle_timeout)
+        cap = value.get("max_connections", defaults.max_connections)
         if not _is_number(idle) or idle <= 0:
             self.error(line, "tcp.idle_timeout", "must be a positive number of seconds")
         elif not _is_int(cap) or cap < 1:

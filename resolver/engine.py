@@ -156,7 +156,8 @@ class Resolver:
         return None
 
     def _referral(self, zone: Zone, cut: Name, result: Result) -> None:
-        result.authoritative = False
+        # AA speaks for the query name: a CNAME chain already in the answer is ours.
+        result.authoritative = bool(result.answer)
         group = zone.nodes[cut][NS]
         ns_records = [
             RR(DNSLabel(list(cut)), NS, ttl=s.ttl, rdata=rd) for s in group.sets for rd in s.rdata

@@ -140,7 +140,7 @@ def _naptr(text: str, origin: names.Name) -> RD:
         flags.encode(),
         service.encode(),
         regexp.encode(),
-        _name(replacement, (), "replacement") if replacement != "." else DNSLabel([]),
+        _name(replacement, origin, "replacement") if replacement != "." else DNSLabel([]),
     )
 
 
