@@ -34,8 +34,12 @@ class SimplePolicy:
         rng: random.Random,
     ) -> Selection:
         # Route 53 answers a simple record even when its health check fails: there is
-        # nothing else to answer with.
-        return Selection(chosen=tuple(range(len(candidates))), reason="simple")
+        # nothing else to answer with. Degraded tells an evaluating alias it is down.
+        everyone = tuple(range(len(candidates)))
+        down = not any(healthy(i) for i in everyone)
+        return Selection(
+            everyone, degraded=down, reason="unhealthy, answered anyway" if down else ""
+        )
 
     @classmethod
     def describe(cls, candidate: Candidate, client: Client) -> str:

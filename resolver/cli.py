@@ -5,6 +5,7 @@ from __future__ import annotations
 import argparse
 import asyncio
 import dataclasses
+import json
 import logging
 import sys
 from collections.abc import Sequence
@@ -72,7 +73,9 @@ def _parser() -> argparse.ArgumentParser:
     explain.add_argument("type", nargs="?", default="A")
     explain.add_argument("--client", default="127.0.0.1")
     explain.add_argument("--subnet")
-    explain.add_argument("--health", metavar="FILE.json")
+    explain.add_argument("--health", metavar="FILE.json", help='{"check-id": "unhealthy"}')
+    explain.add_argument("--json", action="store_true", help="the decision path as JSON")
+    explain.add_argument("--geoip-db", metavar="FILE", help="MaxMind-format .mmdb database")
     common(explain)
 
     imp = sub.add_parser("import", help="convert Route 53 JSON or a BIND zone file to YAML")
@@ -157,6 +160,36 @@ def _run(coro) -> None:
         runner.run(coro)
 
 
+def cmd_explain(args: argparse.Namespace) -> int:
+    from resolver.app import load_all
+    from resolver.explain import ExplainError, explain, health_file, to_text
+
+    try:
+        loaded = load_all(_config(args))
+    except LoadFailed as exc:
+        return _print_errors(exc)
+    try:
+        health = health_file(args.health) if args.health else None
+        report = explain(
+            loaded.zone_set,
+            loaded.locator,
+            args.name,
+            args.type,
+            args.client,
+            args.subnet,
+            health,
+            loaded.config.ecs,
+        )
+    except ExplainError as exc:
+        print(f"policydns explain: {exc}", file=sys.stderr)
+        return EXIT_USAGE
+    if args.json:
+        print(json.dumps(report, indent=2))
+    else:
+        print(to_text(report))
+    return EXIT_OK
+
+
 def cmd_unavailable(args: argparse.Namespace) -> int:
     print(f"policydns {args.command}: not available in this version yet", file=sys.stderr)
     return EXIT_USAGE
@@ -164,7 +197,7 @@ def cmd_unavailable(args: argparse.Namespace) -> int:
 
 def main(argv: Sequence[str] | None = None) -> int:
     args = _parser().parse_args(argv)
-    commands = {"serve": cmd_serve, "check": cmd_check}
+    commands = {"serve": cmd_serve, "check": cmd_check, "explain": cmd_explain}
     return commands.get(args.command, cmd_unavailable)(args)
 
 

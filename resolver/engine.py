@@ -13,7 +13,7 @@ from dnslib import QTYPE, RCODE, RR, SOA, DNSLabel
 
 import policies
 from healthcheck.view import HealthView
-from policies.base import Client
+from policies.base import Client, Selection
 from resolver import names, rdata
 from resolver.names import Name
 from resolver.zone import RecordGroup, RecordSet, Zone, ZoneSet
@@ -47,6 +47,8 @@ class Result:
     zones: set[Name] = field(default_factory=set)
     checks: set[str] = field(default_factory=set)
     policies: list[str] = field(default_factory=list)
+    # The decision path, filled only when explain asks for it (a list, else None).
+    trace: list[dict] | None = None
 
 
 def soa_record(zone: Zone) -> RR:
@@ -73,9 +75,14 @@ class Resolver:
         self.zone_set = zone_set
 
     def resolve(self, qname: DNSLabel, qtype: int, ctx: QueryContext) -> Result:
+        return self.resolve_into(qname, qtype, ctx, Result())
+
+    def resolve_into(
+        self, qname: DNSLabel, qtype: int, ctx: QueryContext, result: Result
+    ) -> Result:
+        """Fill `result` (which may carry a trace list) with the answer to one question."""
         key = names.lower(qname.label)
         zone = self.zone_set.find(key)
-        result = Result()
         if zone is None:
             result.rcode = int(RCODE.REFUSED)
             result.authoritative = False
@@ -188,9 +195,9 @@ class Resolver:
     def _answer_group(
         self, group: RecordGroup, owner: DNSLabel, ctx: QueryContext, result: Result, depth: int = 0
     ) -> list[RR]:
-        chosen = self._select(group, ctx, result, depth)
+        selection = self._select(group, ctx, result, depth, record=True)
         records: list[RR] = []
-        for s in chosen:
+        for s in (group.sets[i] for i in selection.chosen):
             if s.alias is None:
                 records.extend(RR(owner, group.rtype, ttl=s.ttl, rdata=rd) for rd in s.rdata)
                 continue
@@ -204,23 +211,30 @@ class Resolver:
         return records
 
     def _select(
-        self, group: RecordGroup, ctx: QueryContext, result: Result, depth: int
-    ) -> list[RecordSet]:
+        self, group: RecordGroup, ctx: QueryContext, result: Result, depth: int, record: bool
+    ) -> Selection:
+        """Run the group's policy; `record` marks the decision that forms the answer."""
         policy = policies.get(group.policy)
         assert policy is not None, f"policy {group.policy} vanished after load"
         sets = group.sets
+        views = [_PolicyView(s) for s in sets]
         selection = policy.select(
-            [_PolicyView(s) for s in sets],
-            ctx.client,
-            lambda i: self.healthy(sets[i], ctx, result, depth),
-            ctx.rng,
+            views, ctx.client, lambda i: self.healthy(sets[i], ctx, result, depth), ctx.rng
         )
+        # Even a decision made only to judge an alias's health shaped the answer.
         result.scope = max(result.scope, selection.scope)
-        result.policies.append(group.policy)
-        return [sets[i] for i in selection.chosen]
+        if record:
+            result.policies.append(policy.name)
+            if result.trace is not None:
+                result.trace.append(self._trace(group, policy, views, selection, ctx, depth))
+        return selection
 
     def healthy(self, s: RecordSet, ctx: QueryContext, result: Result, depth: int = 0) -> bool:
-        """A set's own check, and with evaluate_target_health its target's health too."""
+        """A set's own check and, with evaluate_target_health, what its target would answer.
+
+        The target is healthy when its own policy finds a healthy answer for this client
+        without falling back to its last resort (Route 53 "backs out of that branch").
+        """
         if s.health_check is not None:
             result.checks.add(s.health_check)
             if not ctx.health.is_healthy(s.health_check):
@@ -229,8 +243,51 @@ class Resolver:
             target = self.zone_set.group(s.alias.target, s.rtype)
             if target is None or depth >= MAX_ALIAS_DEPTH:
                 return False
-            return any(self.healthy(t, ctx, result, depth + 1) for t in target.sets)
+            selection = self._select(target, ctx, result, depth + 1, record=False)
+            return bool(selection.chosen) and not selection.degraded
         return True
+
+    def _trace(
+        self,
+        group: RecordGroup,
+        policy: type,
+        views: list[_PolicyView],
+        selection: Selection,
+        ctx: QueryContext,
+        depth: int,
+    ) -> dict:
+        """One level of the decision path, for explain (never on the normal query path)."""
+        probe = Result()
+        candidates = []
+        for i, (s, view) in enumerate(zip(group.sets, views, strict=True)):
+            if i in selection.chosen:
+                verdict = "chosen (last resort)" if selection.degraded else "chosen"
+            elif i in selection.dropped:
+                verdict = "dropped: unhealthy"
+            else:
+                verdict = "not chosen"
+            candidates.append(
+                {
+                    "set_id": s.set_id,
+                    "health_check": s.health_check,
+                    "healthy": self.healthy(s, ctx, probe, depth),
+                    "alias": names.to_text(s.alias.target) if s.alias else None,
+                    "evaluate_target_health": bool(s.alias and s.alias.evaluate_target_health),
+                    "values": [str(rd) for rd in s.rdata],
+                    "detail": policy.describe(view, ctx.client),
+                    "verdict": verdict,
+                }
+            )
+        return {
+            "depth": depth,
+            "name": names.to_text(group.name),
+            "type": str(QTYPE.get(group.rtype)),
+            "policy": policy.name,
+            "candidates": candidates,
+            "degraded": selection.degraded,
+            "scope": selection.scope,
+            "reason": selection.reason,
+        }
 
 
 @dataclass(frozen=True, slots=True)

@@ -5,7 +5,6 @@ Everything a client sends arrives here as bytes; nothing in it may raise past `h
 
 from __future__ import annotations
 
-import ipaddress
 import logging
 import random
 import struct
@@ -25,8 +24,8 @@ from dnslib import (
 )
 
 from healthcheck.view import HealthView
-from policies.base import Client
 from resolver import ecs
+from resolver.clientinfo import make_client
 from resolver.engine import QueryContext, Resolver
 from resolver.location import Locator
 
@@ -141,7 +140,7 @@ class Handler:
                 subnet = _client_subnet(edns)
             except ecs.EcsError:
                 return self._finish(reply, edns, int(RCODE.FORMERR), tcp)
-        client = self.client(source, subnet)
+        client = make_client(self.locator, source, subnet)
         result = self.resolver.resolve(
             question.qname, qtype, QueryContext(client, self.health, self.rng)
         )
@@ -151,20 +150,6 @@ class Handler:
         reply.ar = result.additional
         option = subnet.reply_option(min(result.scope, subnet.source)) if subnet else None
         return self._finish(reply, edns, result.rcode, tcp, option)
-
-    def client(self, source: str, subnet: ecs.ClientSubnet | None) -> Client:
-        """The client policies route on: the ECS subnet when given, else the packet source."""
-        locate, latency = self.locator.locate, self.locator.latencies
-        if subnet is not None:
-            if subnet.source == 0:
-                # "Do not use my address" (RFC 7871 7.1.2): route as for an unknown client.
-                return Client(None, 0, True, locate, latency)
-            return Client(_normalise(subnet.address), subnet.source, True, locate, latency)
-        try:
-            address = _normalise(ipaddress.ip_address(source))
-        except ValueError:
-            return Client(None, 0, False, locate, latency)
-        return Client(address, address.max_prefixlen, False, locate, latency)
 
     def _chaos(self, question: DNSQuestion, reply: DNSRecord) -> int:
         if int(question.qtype) not in (int(QTYPE.TXT), 255):
@@ -206,15 +191,6 @@ def _header_only(ident: int, flags: int, opcode: int, rcode: int) -> bytes:
     """A reply with no sections: for packets whose question cannot be trusted."""
     out_flags = 0x8000 | (opcode << 11) | (flags & 0x0100) | (rcode & 0xF)
     return struct.pack("!6H", ident, out_flags, 0, 0, 0, 0)
-
-
-def _normalise(
-    address: ipaddress.IPv4Address | ipaddress.IPv6Address,
-) -> ipaddress.IPv4Address | ipaddress.IPv6Address:
-    """IPv4-mapped IPv6 (a dual-stack socket's view of an IPv4 peer) becomes IPv4."""
-    if isinstance(address, ipaddress.IPv6Address) and address.ipv4_mapped is not None:
-        return address.ipv4_mapped
-    return address
 
 
 def _client_subnet(edns: RR) -> ecs.ClientSubnet | None:

@@ -1,0 +1,156 @@
+"""The decision path for one question, as data (for the CLI and the HTTP API) and as text.
+
+The equivalent of Route 53's TestDNSAnswer: which client address was used, where it was
+located and from what, every candidate at every nesting level with its health and verdict,
+the ECS scope, and the final answer.
+"""
+
+from __future__ import annotations
+
+import ipaddress
+import json
+import random
+from pathlib import Path
+from typing import Any
+
+from dnslib import CLASS, QTYPE, RCODE, RR, DNSLabel
+
+from healthcheck.view import FixedHealth, HealthView
+from resolver.clientinfo import make_client
+from resolver.ecs import ClientSubnet
+from resolver.engine import QueryContext, Resolver, Result
+from resolver.location import Locator
+from resolver.zone import ZoneSet
+
+
+class ExplainError(ValueError):
+    """A question or client that cannot be explained (bad name, type, address, file)."""
+
+
+def subnet_of(text: str) -> ClientSubnet:
+    """An ECS subnet from CIDR text, as a resolver would send it (host bits cleared)."""
+    try:
+        network = ipaddress.ip_network(text, strict=False)
+    except ValueError as exc:
+        raise ExplainError(f"bad subnet {text!r}: {exc}") from None
+    family = 1 if network.version == 4 else 2
+    return ClientSubnet(family, network.prefixlen, network.network_address)
+
+
+def qtype_of(text: str) -> int:
+    code = QTYPE.reverse.get(text.upper())
+    if code is None:
+        if text.upper().startswith("TYPE") and text[4:].isdigit():
+            return int(text[4:])
+        raise ExplainError(f"unknown record type {text!r}")
+    return int(code)
+
+
+def health_file(path: str) -> FixedHealth:
+    """`{"check-id": "healthy" | "unhealthy"}` from a JSON file."""
+    try:
+        data = json.loads(Path(path).read_text(encoding="utf-8"))
+    except (OSError, ValueError) as exc:
+        raise ExplainError(f"cannot read health file {path}: {exc}") from None
+    if not isinstance(data, dict) or not all(v in ("healthy", "unhealthy") for v in data.values()):
+        raise ExplainError(f'{path}: expected {{"check-id": "healthy" | "unhealthy", ...}}')
+    return FixedHealth({str(k): v == "healthy" for k, v in data.items()})
+
+
+def explain(
+    zone_set: ZoneSet,
+    locator: Locator,
+    name: str,
+    qtype: str,
+    client: str | None = None,
+    subnet: str | None = None,
+    health: HealthView | None = None,
+    use_ecs: bool = True,
+) -> dict[str, Any]:
+    """Resolve one question with tracing on; return the whole decision path as plain data."""
+    source = client or "127.0.0.1"
+    try:
+        ipaddress.ip_address(source)
+    except ValueError:
+        raise ExplainError(f"bad client address {source!r}") from None
+    ecs = subnet_of(subnet) if subnet else None
+    who = make_client(locator, source, ecs if use_ecs else None)
+    code = qtype_of(qtype)
+    try:
+        qname = DNSLabel(name)
+    except Exception as exc:  # dnslib rejects over-long labels in several ways
+        raise ExplainError(f"bad name {name!r}: {exc}") from None
+    result = Result(trace=[])
+    resolver = Resolver(zone_set)
+    ctx = QueryContext(who, health or FixedHealth({}), random.Random())
+    outcome = resolver.resolve_into(qname, code, ctx, result)
+    where = who.location
+    return {
+        "question": {"name": str(qname), "type": str(QTYPE.get(code))},
+        "client": {
+            "address": str(who.address) if who.address is not None else None,
+            "prefix": who.prefix,
+            "from": "ecs" if who.from_ecs else "source address",
+        },
+        "location": {
+            "continent": where.continent,
+            "country": where.country,
+            "subdivision": where.subdivision,
+            "latitude": where.latitude,
+            "longitude": where.longitude,
+            "source": where.source,
+        },
+        "decisions": outcome.trace,
+        "rcode": str(RCODE.get(outcome.rcode)),
+        "authoritative": outcome.authoritative,
+        "ecs_scope": min(outcome.scope, who.prefix) if ecs else None,
+        "answer": [_text(rr) for rr in outcome.answer],
+        "authority": [_text(rr) for rr in outcome.authority],
+        "additional": [_text(rr) for rr in outcome.additional],
+    }
+
+
+def _text(rr: RR) -> str:
+    return f"{rr.rname} {rr.ttl} {CLASS.get(rr.rclass)} {QTYPE.get(rr.rtype)} {rr.rdata.toZone()}"
+
+
+def to_text(report: dict[str, Any]) -> str:
+    """The decision path for a terminal; the last line starts with `answer:`."""
+    q, c, loc = report["question"], report["client"], report["location"]
+    lines = [f"question: {q['name']} {q['type']}"]
+    if c["address"] is None:
+        lines.append("client: no address (ECS source prefix 0)")
+    else:
+        lines.append(f"client: {c['address']}/{c['prefix']} (from {c['from']})")
+    if loc["country"] or loc["continent"]:
+        place = "-".join(p for p in (loc["country"], loc["subdivision"]) if p)
+        coords = (
+            f" at {loc['latitude']:.2f},{loc['longitude']:.2f}"
+            if loc["latitude"] is not None
+            else ""
+        )
+        lines.append(f"location: {loc['continent'] or '?'} {place}{coords} (from {loc['source']})")
+    else:
+        lines.append(f"location: unknown (looked up in {loc['source']})")
+    for step in report["decisions"]:
+        pad = "  " * step["depth"]
+        lines.append(f"{pad}{step['name']} {step['type']}: {step['policy']} policy")
+        for cand in step["candidates"]:
+            health = "healthy" if cand["healthy"] else "UNHEALTHY"
+            check = f" [check {cand['health_check']}]" if cand["health_check"] else ""
+            target = f" alias -> {cand['alias']}" if cand["alias"] else ""
+            values = f" {', '.join(cand['values'])}" if cand["values"] else ""
+            label = cand["set_id"] or "(single set)"
+            lines.append(
+                f"{pad}  - {label}:{values}{target} {health}{check}; {cand['detail']}; "
+                f"{cand['verdict']}"
+            )
+        if step["reason"]:
+            lines.append(f"{pad}  ({step['reason']})")
+    if report["ecs_scope"] is not None:
+        lines.append(f"ecs scope: /{report['ecs_scope']}")
+    for rr in report["authority"]:
+        lines.append(f"authority: {rr}")
+    records = "; ".join(report["answer"]) if report["answer"] else "(no records)"
+    lines.append(f"answer: {report['rcode']} {records}")
+    return "\n".join(lines)
