@@ -82,6 +82,7 @@ class Config:
     source: str | None = None
 
 
+LOCATION_KEYS = {"continent", "country", "subdivision", "latitude", "longitude"}
 TOP_KEYS = {
     "listen",
     "http",
@@ -132,9 +133,20 @@ class _ConfigReader:
                 self.error(line, what, str(exc))
         return tuple(result)
 
+    def _mapping(self, value: Any, line: int, what: str, allowed: set[str], shape: str) -> bool:
+        """Is value a mapping of allowed keys? Each unknown key is an error at its own line."""
+        if not isinstance(value, dict):
+            self.error(line, what, shape)
+            return False
+        unknown = [key for key in value if key not in allowed]
+        for key in unknown:
+            where = value.line_of(key) if isinstance(value, SourceDict) else line
+            self.error(where, f"{what}.{key}", f"unknown key {key!r}")
+        return not unknown
+
     def _listen(self, value: Any, line: int, out: dict) -> None:
         out["listen"] = self._addresses(value, line, "listen")
-        if not out["listen"]:
+        if value == [] or value is None:
             self.error(line, "listen", "needs at least one address")
 
     def _http(self, value: Any, line: int, out: dict) -> None:
@@ -161,8 +173,9 @@ class _ConfigReader:
     def _geoip(self, value: Any, line: int, out: dict) -> None:
         if value is None:
             return
-        if not isinstance(value, dict) or set(value) - {"database"}:
-            self.error(line, "geoip", "must be {database: FILE or null}")
+        if not self._mapping(
+            value, line, "geoip", {"database"}, "must be {database: FILE or null}"
+        ):
             return
         database = value.get("database")
         if database is not None:
@@ -186,6 +199,10 @@ class _ConfigReader:
                 network = ipaddress.ip_network(str(cidr), strict=True)
             except ValueError as exc:
                 self.error(key_line, what, f"bad CIDR {cidr!r}: {exc}")
+                continue
+            if what == "locations" and not self._mapping(
+                settings, key_line, f"locations {cidr}", LOCATION_KEYS, "must be a mapping"
+            ):
                 continue
             problem = check(settings)
             if problem:
@@ -227,8 +244,7 @@ class _ConfigReader:
         out["ecs"] = bool(value)
 
     def _cache(self, value: Any, line: int, out: dict) -> None:
-        if not isinstance(value, dict) or set(value) - {"max_entries"}:
-            self.error(line, "cache", "must be {max_entries: N}")
+        if not self._mapping(value, line, "cache", {"max_entries"}, "must be {max_entries: N}"):
             return
         entries = value.get("max_entries", 100000)
         if not _is_int(entries) or entries < 0:
@@ -251,8 +267,9 @@ class _ConfigReader:
         out["allow_recursion"] = tuple(str(i) for i in value)
 
     def _rate_limit(self, value: Any, line: int, out: dict) -> None:
-        if not isinstance(value, dict) or set(value) - {"responses_per_second"}:
-            self.error(line, "rate_limit", "must be {responses_per_second: N}")
+        if not self._mapping(
+            value, line, "rate_limit", {"responses_per_second"}, "must be {responses_per_second: N}"
+        ):
             return
         rps = value.get("responses_per_second", 0)
         if not _is_int(rps) or rps < 0:
@@ -264,8 +281,13 @@ class _ConfigReader:
         if value is False:
             out["chaos_enabled"] = False
             return
-        if not isinstance(value, dict) or set(value) - {"version", "id"}:
-            self.error(line, "chaos", "must be false or {version: TEXT|false, id: TEXT|false}")
+        if not self._mapping(
+            value,
+            line,
+            "chaos",
+            {"version", "id"},
+            "must be false or {version: TEXT|false, id: TEXT|false}",
+        ):
             return
         for key, target in (("version", "chaos_version"), ("id", "chaos_id")):
             if key not in value:
@@ -279,8 +301,13 @@ class _ConfigReader:
                 self.error(line, f"chaos.{key}", "must be a non-empty string or false")
 
     def _tcp(self, value: Any, line: int, out: dict) -> None:
-        if not isinstance(value, dict) or set(value) - {"idle_timeout", "max_connections"}:
-            self.error(line, "tcp", "must be {idle_timeout: SECONDS, max_connections: N}")
+        if not self._mapping(
+            value,
+            line,
+            "tcp",
+            {"idle_timeout", "max_connections"},
+            "must be {idle_timeout: SECONDS, max_connections: N}",
+        ):
             return
         defaults = TcpSettings()
         idle = value.get("idle_timeout", defaults.idle_timeout)
@@ -317,9 +344,6 @@ def _check_coordinates(value: Any, required: bool) -> str | None:
 def _check_location(value: Any) -> str | None:
     if not isinstance(value, dict) or not value:
         return "must be {continent, country, subdivision, latitude, longitude}"
-    unknown = set(value) - {"continent", "country", "subdivision", "latitude", "longitude"}
-    if unknown:
-        return f"unknown key(s) {sorted(unknown)}"
     for key in ("continent", "country", "subdivision"):
         if key in value and not isinstance(value[key], str):
             return f"{key} must be a code string"

@@ -187,11 +187,20 @@ def _svc(cls: type[RD]) -> Callable[[str, names.Name], RD]:
             raise RdataError(f"{cls.__name__} needs priority and target in {text!r}")
         prio = _uint(fields[0], 16, "priority")
         target = _name(fields[1], origin, "target") if fields[1] != "." else DNSLabel([])
+        present: list[str] = []
+        mandatory: list[str] = []
         for param in fields[2:]:
             key, _, value = param.partition("=")
             if key not in _SVC_KEYS and not (key.startswith("key") and key[3:].isdigit()):
                 raise RdataError(f"unknown SvcParam {key!r}")
-            if key == "port":
+            if key.startswith("key") and int(key[3:]) > 65535:
+                raise RdataError(f"SvcParam {key} is beyond key65535")
+            if key in present:
+                raise RdataError(f"SvcParam {key} appears twice")
+            present.append(key)
+            if key == "mandatory":
+                mandatory = value.split(",")
+            elif key == "port":
                 _uint(value, 16, "port")
             elif key in ("ipv4hint", "ipv6hint"):
                 for addr in value.split(","):
@@ -204,6 +213,11 @@ def _svc(cls: type[RD]) -> Callable[[str, names.Name], RD]:
                     base64.b64decode(value, validate=True)
                 except (binascii.Error, ValueError):
                     raise RdataError(f"ech {value!r} is not base64") from None
+        missing = [k for k in mandatory if k not in present]
+        if missing or "mandatory" in mandatory:
+            raise RdataError(
+                f"mandatory lists keys that are absent: {', '.join(missing or mandatory)}"
+            )
         try:
             parsed = cls.fromZone([fields[0], ".", *fields[2:]], DNSLabel([]))
         except Exception as exc:  # dnslib raises many kinds here

@@ -42,28 +42,61 @@ class YamlSourceError(Exception):
         self.reason = reason
 
 
+_BREAKS = "\0 \t\r\n\x85\u2028\u2029"
+
+
 class _Loader(yaml.SafeLoader):
-    pass
+    """SafeLoader that reads `[::1/128, 10.0.0.0/8]` as YAML 1.2 does.
+
+    YAML 1.1 (PyYAML) treats any ':' in a flow collection as a key indicator, so an IPv6
+    address cannot start a plain scalar there; SPEC's own config example needs it.
+    """
+
+    def check_value(self) -> bool:
+        if self.flow_level:
+            after = self.peek(1)
+            if after in _BREAKS + ",[]{}":
+                return True
+            before = self.buffer[self.pointer - 1] if self.pointer else ""
+            return before in "\"'"  # JSON style "key":value
+        return super().check_value()
+
+    def check_plain(self) -> bool:
+        if self.flow_level and self.peek() == ":" and not self.check_value():
+            return True
+        return super().check_plain()
 
 
 def _construct_mapping(loader: _Loader, node: MappingNode) -> SourceDict:
+    own = {id(key) for key, _ in node.value if key.tag != "tag:yaml.org,2002:merge"}
     loader.flatten_mapping(node)
     result = SourceDict()
     result.line = node.start_mark.line + 1
     result.key_lines = {}
+    merged: set = set()
     for key_node, value_node in node.value:
-        key = loader.construct_object(key_node, deep=True)
+        # Keys are the literal text: `on:`, `010:` or `1.10:` name records, not booleans.
+        if isinstance(key_node, yaml.ScalarNode):
+            key = key_node.value
+        else:
+            key = loader.construct_object(key_node, deep=True)
         try:
             hash(key)
         except TypeError:
             raise YamlSourceError(key_node.start_mark.line + 1, "unhashable mapping key") from None
+        line = key_node.start_mark.line + 1
+        from_merge = id(key_node) not in own
         if key in result:
-            first = result.key_lines[key]
-            raise YamlSourceError(
-                key_node.start_mark.line + 1, f"duplicate key {key!r} (first on line {first})"
-            )
+            if from_merge:
+                continue  # an earlier merge or an explicit key already set it
+            if key not in merged:
+                first = result.key_lines[key]
+                raise YamlSourceError(line, f"duplicate key {key!r} (first on line {first})")
+            merged.discard(key)  # an explicit key overrides a merged one
+        elif from_merge:
+            merged.add(key)
         result[key] = loader.construct_object(value_node, deep=True)
-        result.key_lines[key] = key_node.start_mark.line + 1
+        result.key_lines[key] = line
     return result
 
 

@@ -47,6 +47,7 @@ class ZoneDraft:
     # Names and types with a record set that failed to load: references to them are not
     # reported again as missing.
     failed: set[tuple[Name, int]] = field(default_factory=set)
+    zone_line: int = 1
 
 
 def zone_files(paths: Iterable[str]) -> tuple[list[Path], list[LoadError]]:
@@ -132,7 +133,7 @@ class _FileReader:
         zone.digest = self.digest
         zone.serial_explicit = isinstance(doc.get("soa"), dict) and "serial" in doc["soa"]
         self._check_structure(zone)
-        return ZoneDraft(zone, checks, check_lines, collections, self.failed)
+        return ZoneDraft(zone, checks, check_lines, collections, self.failed, doc.line_of("zone"))
 
     def _apex_ns(self, doc: SourceDict, apex: str) -> list[Name]:
         raw = doc.get("ns", [f"ns1.{apex}"])
@@ -520,7 +521,10 @@ def load_zone_drafts(paths: Iterable[str]) -> tuple[list[ZoneDraft], list[LoadEr
         if origin in seen:
             errors.append(
                 LoadError(
-                    str(path), 1, draft.zone.name_text, f"zone is also defined in {seen[origin]}"
+                    str(path),
+                    draft.zone_line,
+                    draft.zone.name_text,
+                    f"zone is also defined in {seen[origin]}",
                 )
             )
             continue
