@@ -65,7 +65,15 @@ class LatencyPolicy:
     ) -> Selection:
         rtts = [rtt_ms(c.routing, client)[0] for c in candidates]
         measured = client.latencies
-        scope = measured.scope if measured is not None else client.location.scope
+        regions = {c.routing.region for c in candidates}
+        covered = measured is not None and regions <= set(measured.rtt_ms)
+        if covered:
+            scope = measured.scope  # type: ignore[union-attr]
+        elif measured is not None and regions & set(measured.rtt_ms):
+            # Part measured, part estimated: the answer holds where both inputs hold.
+            scope = max(measured.scope, client.location.scope)
+        else:
+            scope = client.location.scope
 
         def pick(remaining: list[int]) -> int | None:
             return min(remaining, key=lambda i: (rtts[i], i), default=None)
