@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+import functools
 import random
 from collections.abc import Callable, Mapping, Sequence
 from dataclasses import dataclass
@@ -31,17 +32,19 @@ class CidrLocation:
 
         A client subnet shorter than a block does not match it (SPEC 5).
         """
-        network = client.network
-        if network is None:
+        address = client.address
+        if address is None:
             return -1
+        value, bits, version = int(address), address.max_prefixlen, address.version
         best = -1
         for block in self.blocks:
+            length = block.prefixlen
             if (
-                block.version == network.version
-                and network.prefixlen >= block.prefixlen
-                and network.subnet_of(block)  # type: ignore[arg-type]
+                block.version == version
+                and client.prefix >= length > best
+                and value >> (bits - length) == int(block.network_address) >> (bits - length)
             ):
-                best = max(best, block.prefixlen)
+                best = length
         return best
 
 
@@ -118,22 +121,28 @@ register(IpBasedPolicy)
 
 def _scope(places: list[CidrLocation], lengths: list[int], client: Client) -> int:
     """The prefix length over which this answer holds for every address (RFC 7871)."""
-    network = client.network
-    if network is None:
+    if client.address is None:
         return 0
     best = max(lengths, default=-1)
     if best < 0:
         return client.prefix
+    winner = places[lengths.index(best)]
     matched = next(
         b
-        for p, n in zip(places, lengths, strict=True)
-        if n == best
-        for b in p.blocks
-        if b.prefixlen == best and b.version == network.version and network.subnet_of(b)  # type: ignore[arg-type]
+        for b in winner.blocks
+        if b.prefixlen == best and b.version == client.address.version and client.address in b
     )
-    nested = any(
+    return client.prefix if _has_nested(tuple(places), matched) else best
+
+
+@functools.lru_cache(maxsize=4096)
+def _has_nested(places: tuple[CidrLocation, ...], matched: IPNetwork) -> bool:
+    """Does any block of the group lie strictly inside the matched block?
+
+    Then the matched block does not answer alike for all of its addresses.
+    """
+    return any(
         b.version == matched.version and b != matched and b.subnet_of(matched)  # type: ignore[arg-type]
         for p in places
         for b in p.blocks
     )
-    return client.prefix if nested else best
