@@ -57,7 +57,7 @@ def clients(locator: Locator, count: int, rng: random.Random) -> list[Client]:
     return out
 
 
-def median_us(fn, queries: int, rounds: int) -> float:  # noqa: ANN001
+def median_us(fn, queries: int, rounds: int) -> float:
     samples = []
     for _ in range(rounds):
         start = time.perf_counter_ns()
@@ -85,7 +85,7 @@ def main() -> int:
         qname = DNSLabel(name)
         qtype = int(QTYPE.A)
 
-        def run(n: int, qname=qname, qtype=qtype) -> None:  # noqa: ANN001
+        def run(n: int, qname=qname, qtype=qtype) -> None:
             for i in range(n):
                 ctx = QueryContext(pool[i & 4095], health, rng)
                 resolver.resolve(qname, qtype, ctx)
