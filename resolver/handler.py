@@ -148,7 +148,13 @@ class Handler:
         reply.rr = result.answer
         reply.auth = result.authority
         reply.ar = result.additional
-        option = subnet.reply_option(min(result.scope, subnet.source)) if subnet else None
+        option = None
+        if subnet is not None:
+            scope = result.scope
+            mapped = client.address is not None and client.address.version == 4
+            if scope and subnet.family == 2 and mapped:
+                scope += 96  # routed as IPv4, but the option speaks IPv4-mapped IPv6
+            option = subnet.reply_option(min(scope, subnet.source))
         return self._finish(reply, edns, result.rcode, tcp, option)
 
     def _chaos(self, question: DNSQuestion, reply: DNSRecord) -> int:

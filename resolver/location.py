@@ -99,30 +99,32 @@ class Locator:
         if found is not None:
             block, value, scope = found
             return location_from(value, f"locations {block}", min(scope, client.prefix))
-        assert client.address is not None
-        version = client.address.version
-        cut = min(client.prefix, CACHE_PREFIX[version])
-        key_net = ipaddress.ip_network(f"{client.address}/{cut}", strict=False)
-        key = (key_net, client.prefix)
+        address = client.address
+        assert address is not None
+        cut = min(client.prefix, CACHE_PREFIX[address.version])
+        key = ipaddress.ip_network(f"{address}/{cut}", strict=False)
         cached = self._cache.get(key)
         if cached is not None:
             self._cache.move_to_end(key)
-            return cached
-        where = self._lookup(key_net.network_address, client.prefix, cut)
-        if self.locations.overlaps(key_net):
+            return _with_scope(cached, min(cached.scope, client.prefix))
+        where, holds_for = self._lookup(address, client.prefix)
+        if self.locations.overlaps(key):
             # Part of this network is mapped in `locations`: the answer holds only here.
             where = _with_scope(where, client.prefix)
-        self._cache[key] = where
-        if len(self._cache) > CACHE_SIZE:
-            self._cache.popitem(last=False)
+        elif holds_for <= cut:
+            # The data answers alike for the whole /24 (/56): later clients there reuse it.
+            self._cache[key] = where
+            if len(self._cache) > CACHE_SIZE:
+                self._cache.popitem(last=False)
         return where
 
-    def _lookup(self, address: Any, prefix: int, cut: int) -> Location:
+    def _lookup(self, address: Any, prefix: int) -> tuple[Location, int]:
+        """The location of the client's network, and the prefix over which it holds."""
         if self._reader is not None:
             record, length = self._reader.get_with_prefix_len(address)
             scope = min(prefix, length)
             if not record:
-                return Location(source=self.source_name, scope=scope)
+                return Location(source=self.source_name, scope=scope), length
             fields = {
                 "continent": (record.get("continent") or {}).get("code"),
                 "country": (record.get("country") or {}).get("iso_code"),
@@ -130,13 +132,15 @@ class Locator:
                 "latitude": (record.get("location") or {}).get("latitude"),
                 "longitude": (record.get("location") or {}).get("longitude"),
             }
-            return location_from(fields, self.source_name, scope)
+            return location_from(fields, self.source_name, scope), length
         import iptocc
 
+        # Registry data has no prefix to report; allocations are /24 (/48) or larger.
+        cut = min(prefix, CACHE_PREFIX[address.version])
         country = iptocc.country_code(str(address))
         if not country:
-            return Location(source=self.source_name, scope=cut)
-        return location_from({"country": country}, self.source_name, cut)
+            return Location(source=self.source_name, scope=cut), cut
+        return location_from({"country": country}, self.source_name, cut), cut
 
     def latencies(self, client: Client) -> Latencies | None:
         found = self.latency.match(client)
