@@ -24,7 +24,7 @@ from dnslib import (
 )
 
 from healthcheck.view import HealthView
-from resolver import ecs
+from resolver import ecs, opt
 from resolver.clientinfo import make_client
 from resolver.engine import QueryContext, Resolver
 from resolver.location import Locator
@@ -112,6 +112,8 @@ class Handler:
             return _header_only(ident, flags, opcode, int(RCODE.FORMERR))
         if opcode != 0:
             return _header_only(ident, flags, opcode, int(RCODE.NOTIMP))
+        if not _valid_name(request.q.qname.label):
+            return _header_only(ident, flags, opcode, int(RCODE.FORMERR))
         opts = [rr for rr in request.ar if rr.rtype == OPT]
         edns = opts[0] if opts else None
         reply = DNSRecord(
@@ -135,10 +137,12 @@ class Handler:
         if qtype in NOTIMP_QTYPES:
             return self._finish(reply, edns, int(RCODE.NOTIMP), tcp)
         subnet = None
-        if edns is not None and self.use_ecs:
+        if edns is not None:
             try:
-                subnet = _client_subnet(edns)
-            except ecs.EcsError:
+                found = opt.options(opt.opt_rdata(data) or b"")
+                if self.use_ecs:
+                    subnet = _client_subnet(found)
+            except (opt.OptError, ecs.EcsError):
                 return self._finish(reply, edns, int(RCODE.FORMERR), tcp)
         client = make_client(self.locator, source, subnet)
         result = self.resolver.resolve(
@@ -199,8 +203,13 @@ def _header_only(ident: int, flags: int, opcode: int, rcode: int) -> bytes:
     return struct.pack("!6H", ident, out_flags, 0, 0, 0, 0)
 
 
-def _client_subnet(edns: RR) -> ecs.ClientSubnet | None:
-    options = [o for o in (edns.rdata or []) if getattr(o, "code", None) == ecs.ECS_CODE]
-    if len(options) > 1:
+def _client_subnet(found: list[tuple[int, bytes]]) -> ecs.ClientSubnet | None:
+    subnets = [data for code, data in found if code == ecs.ECS_CODE]
+    if len(subnets) > 1:
         raise ecs.EcsError("more than one ECS option")
-    return ecs.parse(bytes(options[0].data)) if options else None
+    return ecs.parse(subnets[0]) if subnets else None
+
+
+def _valid_name(labels: list[bytes]) -> bool:
+    """RFC 1035 limits dnslib does not check when parsing: 63-octet labels, 255 in all."""
+    return all(len(label) <= 63 for label in labels) and sum(len(x) + 1 for x in labels) < 255

@@ -95,7 +95,10 @@ class TcpListener:
             reply = self.handle(message, peer, True)
             if reply is not None:
                 writer.write(struct.pack("!H", len(reply)) + reply)
-                await writer.drain()
+                # A client that never reads must not hold its slot: the idle timeout
+                # bounds waiting to write as well as waiting to read.
+                async with asyncio.timeout(idle):
+                    await writer.drain()
 
 
 def _bind_pair(address: ListenAddress) -> tuple[socket.socket, socket.socket]:
