@@ -6,15 +6,19 @@ import asyncio
 import logging
 import signal
 import socket
+from collections.abc import Callable
 from dataclasses import dataclass
 
-from healthcheck.view import AllHealthy
-from resolver import __version__
-from resolver.config import Config
+from aiohttp import web
+
+from healthcheck.checker import HealthChecker
+from resolver import __version__, http_api
+from resolver.config import Config, ListenAddress
 from resolver.engine import Resolver
 from resolver.errors import LoadError, LoadFailed
 from resolver.handler import Chaos, Handler
 from resolver.location import Locator
+from resolver.metrics import Metrics
 from resolver.server import DnsServer
 from resolver.zone import ZoneSet
 from resolver.zonecheck import known_regions, load_zone_set
@@ -65,63 +69,103 @@ def summary_lines(zone_set: ZoneSet) -> list[str]:
     lines = []
     for origin in sorted(zone_set.zones, key=lambda o: tuple(reversed(o))):
         zone = zone_set.zones[origin]
-        sets = sum(len(g.sets) for node in zone.nodes.values() for g in node.values()) + 1
         lines.append(
-            f"{zone.name_text.rstrip('.') or '.'}: {sets} record sets, "
+            f"{zone.name_text.rstrip('.') or '.'}: {zone.record_set_count()} record sets, "
             f"{zone.health_check_count} health checks, serial {zone.soa.serial}"
         )
     return lines
 
 
 class App:
-    """One serving process."""
+    """One serving process: DNS listeners, health checker, HTTP API, signals."""
 
-    def __init__(self, config: Config, reload_config) -> None:
+    def __init__(
+        self, config: Config, reload_config: Callable[[], Config], log_queries: bool = False
+    ) -> None:
         self.loaded = load_all(config)
         self._reload_config = reload_config
+        self._reload_lock = asyncio.Lock()
+        self._tasks: set[asyncio.Task] = set()
+        self.metrics = Metrics()
+        self.checker = HealthChecker(self.loaded.zone_set.health_checks, self._health_changed)
+        self.metrics.health_states = self.checker.states
         self.handler = Handler(
             Resolver(self.loaded.zone_set),
-            AllHealthy(),
+            self.checker.view(),
             chaos_of(config),
             self.loaded.locator,
             config.ecs,
+            self.metrics,
+            log_queries,
         )
         self.server = DnsServer(self.handler.handle, config.tcp)
+        self.http_runner: web.AppRunner | None = None
+        self.http_address: ListenAddress | None = None
         self.stopped = asyncio.Event()
+
+    def _health_changed(self, check_id: str, old: bool, new: bool, reason: str) -> None:
+        """A check changed state: answers follow at once (the checker logged the change)."""
+        self.handler.health = self.checker.view()
+        self.metrics.transitions[check_id] += 1
 
     async def run(self) -> None:
         loop = asyncio.get_running_loop()
         config = self.loaded.config
-        if config.http is not None:
-            log.debug("the HTTP API is not part of this version; %s is not bound", config.http)
-        await self.server.start(config.listen)
-        for line in summary_lines(self.loaded.zone_set):
-            log.info("serving %s", line)
-        for sig in (signal.SIGTERM, signal.SIGINT):
-            loop.add_signal_handler(sig, self.stopped.set)
-        loop.add_signal_handler(signal.SIGHUP, self.reload)
-        await self.stopped.wait()
-        log.info("stopping: closing listeners, finishing TCP in flight")
-        await self.server.stop()
+        try:
+            await self.server.start(config.listen)
+            if config.http is not None:
+                self.http_runner, self.http_address = await http_api.start(self, config.http)
+            await self.checker.start()
+            for line in summary_lines(self.loaded.zone_set):
+                log.info("serving %s", line)
+            for sig in (signal.SIGTERM, signal.SIGINT):
+                loop.add_signal_handler(sig, self.stopped.set)
+            loop.add_signal_handler(signal.SIGHUP, self._reload_in_background)
+            await self.stopped.wait()
+            log.info("stopping: closing listeners, finishing TCP in flight")
+        finally:
+            await self.server.stop()
+            if self.http_runner is not None:
+                await self.http_runner.cleanup()
+            await self.checker.stop()
         log.info("stopped")
 
-    def reload(self) -> bool:
-        """Load everything anew; swap it in only if it all loaded. The old set keeps serving."""
-        try:
-            config = self._reload_config()
-            loaded = load_all(config, self.loaded.zone_set)
-        except LoadFailed as exc:
-            for error in exc.errors:
-                log.error("reload failed: %s", error)
-            log.error(
-                "reload failed with %d error(s); still serving the previous zones", len(exc.errors)
-            )
-            return False
-        self.loaded = loaded
-        self.handler.resolver = Resolver(loaded.zone_set)
-        self.handler.locator = loaded.locator
-        self.handler.use_ecs = config.ecs
-        self.handler.chaos = chaos_of(config)
-        for line in summary_lines(loaded.zone_set):
-            log.info("reloaded %s", line)
-        return True
+    def _reload_in_background(self) -> None:
+        task = asyncio.get_running_loop().create_task(self.reload())
+        self._tasks.add(task)
+        task.add_done_callback(self._tasks.discard)
+
+    async def reload(self) -> tuple[bool, list[str]]:
+        """Load everything anew off the event loop; swap it in only if all of it loaded.
+
+        Returns (True, summary lines) or (False, error lines); on failure the previous
+        zones and config keep serving, untouched.
+        """
+        loop = asyncio.get_running_loop()
+        async with self._reload_lock:
+            try:
+                config = await loop.run_in_executor(None, self._reload_config)
+                loaded = await loop.run_in_executor(None, load_all, config, self.loaded.zone_set)
+            except LoadFailed as exc:
+                self.metrics.reloads["error"] += 1
+                for error in exc.errors:
+                    log.error("reload failed: %s", error)
+                log.error(
+                    "reload failed with %d error(s); still serving the previous zones",
+                    len(exc.errors),
+                )
+                return False, [str(e) for e in exc.errors]
+            if config.listen != self.loaded.config.listen or config.http != self.loaded.config.http:
+                log.warning("listen and http addresses change only on restart")
+            self.loaded = loaded
+            self.handler.resolver = Resolver(loaded.zone_set)
+            self.handler.locator = loaded.locator
+            self.handler.use_ecs = config.ecs
+            self.handler.chaos = chaos_of(config)
+            await self.checker.update(loaded.zone_set.health_checks)
+            self.handler.health = self.checker.view()
+            self.metrics.reloads["ok"] += 1
+            lines = summary_lines(loaded.zone_set)
+            for line in lines:
+                log.info("reloaded %s", line)
+            return True, lines

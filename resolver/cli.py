@@ -139,7 +139,7 @@ def cmd_serve(args: argparse.Namespace) -> int:
         print("policydns: --workers other than 1 is not supported yet", file=sys.stderr)
         return EXIT_USAGE
     try:
-        app = App(config, lambda: _config(args))
+        app = App(config, lambda: _config(args), args.log_queries)
     except LoadFailed as exc:
         return _print_errors(exc)
     try:

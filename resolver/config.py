@@ -79,6 +79,7 @@ class Config:
     chaos_id: str | None = None  # None: the host name
     chaos_enabled: bool = True
     tcp: TcpSettings = TcpSettings()
+    http_token: str | None = None  # bearer token required by state-changing API calls
     source: str | None = None
 
 
@@ -99,6 +100,7 @@ TOP_KEYS = {
     "rate_limit",
     "chaos",
     "tcp",
+    "http_token",
 }
 
 
@@ -299,6 +301,14 @@ class _ConfigReader:
                 out[target] = item
             else:
                 self.error(line, f"chaos.{key}", "must be a non-empty string or false")
+
+    def _http_token(self, value: Any, line: int, out: dict) -> None:
+        if value is None:
+            return
+        if not isinstance(value, str) or len(value) < 16:
+            self.error(line, "http_token", "must be a string of at least 16 characters")
+            return
+        out["http_token"] = value
 
     def _tcp(self, value: Any, line: int, out: dict) -> None:
         if not self._mapping(

@@ -8,6 +8,7 @@ from __future__ import annotations
 import logging
 import random
 import struct
+import time
 from dataclasses import dataclass
 
 from dnslib import (
@@ -28,8 +29,10 @@ from resolver import ecs, opt
 from resolver.clientinfo import make_client
 from resolver.engine import QueryContext, Resolver
 from resolver.location import Locator
+from resolver.metrics import Metrics
 
 log = logging.getLogger("policydns.handler")
+qlog = logging.getLogger("policydns.query")
 
 OPT = 41
 UDP_PAYLOAD = 1232  # what we advertise and the most we send over UDP (DNS flag day 2020)
@@ -68,13 +71,20 @@ class Handler:
         chaos: Chaos,
         locator: Locator | None = None,
         use_ecs: bool = True,
+        metrics: Metrics | None = None,
+        log_queries: bool = False,
     ) -> None:
         self.resolver = resolver
         self.health = health
         self.chaos = chaos
         self.locator = locator or Locator({}, {})
         self.use_ecs = use_ecs
+        self.metrics = metrics
+        self.log_queries = log_queries
         self.rng = random.Random()
+        # What the query being answered was about, for metrics and the query log. The
+        # handler runs one query at a time on the event loop, so one slot is enough.
+        self._note = _Note()
 
     def handle(self, data: bytes, source: str, tcp: bool) -> bytes | None:
         """Reply bytes for one message, or None when RFCs say not to answer."""
@@ -84,13 +94,37 @@ class Handler:
         if flags & 0x8000:
             return None  # a response: never answer it (reflection loops)
         opcode = (flags >> 11) & 0xF
+        start = time.perf_counter()
+        self._note = _Note()
         try:
-            return self._handle(
+            reply = self._handle(
                 data, source, tcp, ident, flags, opcode, qdcount, ancount + nscount + arcount
             )
         except Exception:
             log.exception("internal error answering a query from %s", source)
-            return _header_only(ident, flags, opcode, int(RCODE.SERVFAIL))
+            reply = _header_only(ident, flags, opcode, int(RCODE.SERVFAIL))
+        if self.metrics is not None or self.log_queries:
+            self._record(reply, source, tcp, time.perf_counter() - start)
+        return reply
+
+    def _record(self, reply: bytes, source: str, tcp: bool, seconds: float) -> None:
+        note = self._note
+        rcode = str(RCODE.get(reply[3] & 0xF))
+        if self.metrics is not None:
+            self.metrics.observe(note.qtype, rcode, note.policy, seconds)
+        if self.log_queries:
+            qlog.info(
+                "query client=%s%s name=%s type=%s rcode=%s policy=%s scope=%s us=%.0f %s",
+                source,
+                f" ecs={note.ecs}" if note.ecs else "",
+                note.qname,
+                note.qtype,
+                rcode,
+                note.policy,
+                note.scope,
+                seconds * 1e6,
+                "tcp" if tcp else "udp",
+            )
 
     def _handle(
         self,
@@ -126,6 +160,8 @@ class Handler:
             return self._finish(reply, edns, BADVERS, tcp)
         question = request.q
         qtype, qclass = int(question.qtype), int(question.qclass)
+        self._note.qname = str(question.qname)
+        self._note.qtype = str(QTYPE.get(qtype))
         if qtype == OPT or qtype == 0:
             return self._finish(reply, edns, int(RCODE.FORMERR), tcp)
         if qclass == CH:
@@ -148,6 +184,10 @@ class Handler:
         result = self.resolver.resolve(
             question.qname, qtype, QueryContext(client, self.health, self.rng)
         )
+        self._note.policy = ">".join(result.policies) or "none"
+        self._note.scope = result.scope
+        if subnet is not None:
+            self._note.ecs = f"{subnet.address}/{subnet.source}"
         reply.header.aa = int(result.authoritative and result.rcode != RCODE.REFUSED)
         reply.rr = result.answer
         reply.auth = result.authority
@@ -195,6 +235,15 @@ class Handler:
         reply.rr, reply.auth = [], []
         reply.ar = [rr for rr in reply.ar if rr.rtype == OPT]
         return bytes(reply.pack())
+
+
+@dataclass(slots=True)
+class _Note:
+    qname: str = "-"
+    qtype: str = "-"
+    policy: str = "none"
+    scope: int = 0
+    ecs: str = ""
 
 
 def _header_only(ident: int, flags: int, opcode: int, rcode: int) -> bytes:

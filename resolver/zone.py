@@ -91,7 +91,8 @@ class Zone:
         return node.get(rtype) if node else None
 
     def record_set_count(self) -> int:
-        return sum(len(node) for node in self.nodes.values())
+        """Every record set served: each list item of the file, the apex NS and the SOA."""
+        return sum(len(g.sets) for node in self.nodes.values() for g in node.values()) + 1
 
 
 @dataclass(frozen=True, slots=True)
