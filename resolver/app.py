@@ -12,7 +12,7 @@ from dataclasses import dataclass
 from aiohttp import web
 
 from healthcheck.checker import HealthChecker
-from resolver import __version__, http_api
+from resolver import __version__, http_api, sdnotify
 from resolver.config import Config, ListenAddress
 from resolver.engine import Resolver
 from resolver.errors import LoadError, LoadFailed
@@ -112,7 +112,10 @@ class App:
         loop = asyncio.get_running_loop()
         config = self.loaded.config
         try:
-            await self.server.start(config.listen)
+            inherited = sdnotify.pair_activated(sdnotify.listen_fds())
+            if inherited:
+                log.info("socket activation: %d address(es) from systemd", len(inherited))
+            await self.server.start(config.listen, inherited)
             if config.http is not None:
                 self.http_runner, self.http_address = await http_api.start(self, config.http)
             await self.checker.start()
@@ -121,19 +124,39 @@ class App:
             for sig in (signal.SIGTERM, signal.SIGINT):
                 loop.add_signal_handler(sig, self.stopped.set)
             loop.add_signal_handler(signal.SIGHUP, self._reload_in_background)
+            interval = sdnotify.watchdog_interval()
+            if interval:
+                self._keep(loop.create_task(sdnotify.watchdog_loop(interval)))
+            # Every socket is bound: only now may systemd consider the service started.
+            sdnotify.notify("READY=1", f"STATUS={self._status()}")
             await self.stopped.wait()
+            sdnotify.notify("STOPPING=1")
             log.info("stopping: closing listeners, finishing TCP in flight")
         finally:
+            for task in self._tasks:
+                task.cancel()
             await self.server.stop()
             if self.http_runner is not None:
                 await self.http_runner.cleanup()
             await self.checker.stop()
         log.info("stopped")
 
-    def _reload_in_background(self) -> None:
-        task = asyncio.get_running_loop().create_task(self.reload())
+    def _status(self) -> str:
+        zones = len(self.loaded.zone_set.zones)
+        return f"serving {zones} zone(s) on {', '.join(str(a) for a in self.server.bound)}"
+
+    def _keep(self, task: asyncio.Task) -> None:
         self._tasks.add(task)
         task.add_done_callback(self._tasks.discard)
+
+    def _reload_in_background(self) -> None:
+        async def reload_for_systemd() -> None:
+            sdnotify.notify("RELOADING=1")
+            ok, _ = await self.reload()
+            status = self._status() if ok else "reload failed; serving the previous zones"
+            sdnotify.notify("READY=1", f"STATUS={status}")
+
+        self._keep(asyncio.get_running_loop().create_task(reload_for_systemd()))
 
     async def reload(self) -> tuple[bool, list[str]]:
         """Load everything anew off the event loop; swap it in only if all of it loaded.

@@ -144,7 +144,7 @@ def cmd_serve(args: argparse.Namespace) -> int:
         return _print_errors(exc)
     try:
         _run(app.run())
-    except OSError as exc:
+    except (OSError, ValueError) as exc:  # a busy port, a bad inherited socket
         log.error("cannot serve: %s", exc)
         return EXIT_DATA
     return EXIT_OK

@@ -139,18 +139,23 @@ class DnsServer:
     def _dispatch(self, data: bytes, peer: str, tcp: bool) -> bytes | None:
         return self.handle(data, peer, tcp)
 
-    async def start(self, addresses: tuple[ListenAddress, ...]) -> list[ListenAddress]:
+    async def start(
+        self,
+        addresses: tuple[ListenAddress, ...],
+        inherited: list[tuple[socket.socket, socket.socket]] | None = None,
+    ) -> list[ListenAddress]:
+        """Serve on (udp, tcp) socket pairs: inherited ones (socket activation), else bound."""
+        pairs = inherited or [_bind_pair(address) for address in addresses]
         loop = asyncio.get_running_loop()
-        for address in addresses:
-            udp_sock, tcp_sock = _bind_pair(address)
-            port = udp_sock.getsockname()[1]
+        for udp_sock, tcp_sock in pairs:
+            host, port = udp_sock.getsockname()[:2]
             transport, _ = await loop.create_datagram_endpoint(
                 lambda: UdpProtocol(self._dispatch), sock=udp_sock
             )
             self._transports.append(transport)
             server = await asyncio.start_server(self.tcp.serve, sock=tcp_sock, limit=70000)
             self._servers.append(server)
-            bound = ListenAddress(address.host, port)
+            bound = ListenAddress(host, port)
             self.bound.append(bound)
             log.info("listening on udp+tcp %s", bound)
         return self.bound

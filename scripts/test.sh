@@ -2,9 +2,15 @@
 # Install what the tests need (Debian's dig, the package with its test extras), lint, test.
 set -euo pipefail
 cd "$(dirname "$0")/.."
-# dig for the CLI-level tests, unbound for the recursive-resolver ECS test.
-if ! command -v dig >/dev/null 2>&1 || ! command -v unbound >/dev/null 2>&1; then
-  apt-get update -qq && apt-get install -y -qq dnsutils unbound >/dev/null
+# dig for the CLI-level tests, unbound for the recursive-resolver ECS test,
+# systemd-analyze (and /bin/kill) to verify the unit file.
+need=()
+command -v dig >/dev/null 2>&1 || need+=(dnsutils)
+command -v unbound >/dev/null 2>&1 || need+=(unbound)
+command -v systemd-analyze >/dev/null 2>&1 || need+=(systemd)
+[ -x /bin/kill ] || need+=(procps)
+if [ ${#need[@]} -gt 0 ]; then
+  apt-get update -qq && apt-get install -y -qq --no-install-recommends "${need[@]}" >/dev/null
 fi
 python3 -m pip install -q -e '.[test]'
 python3 -m ruff check .
