@@ -13,6 +13,7 @@ from aiohttp import web
 
 from healthcheck.checker import HealthChecker
 from resolver import __version__, http_api, sdnotify
+from resolver.cache import AnswerCache
 from resolver.config import Config, ListenAddress
 from resolver.engine import Resolver
 from resolver.errors import LoadError, LoadFailed
@@ -97,7 +98,9 @@ class App:
             config.ecs,
             self.metrics,
             log_queries,
+            AnswerCache(config.cache_max_entries),
         )
+        self.metrics.cache_stats = lambda: (self.handler.cache.hits, self.handler.cache.misses)
         self.server = DnsServer(self.handler.handle, config.tcp)
         self.http_runner: web.AppRunner | None = None
         self.http_address: ListenAddress | None = None
@@ -105,12 +108,17 @@ class App:
 
     def _health_changed(self, check_id: str, old: bool, new: bool, reason: str) -> None:
         """A check changed state: answers follow at once (the checker logged the change)."""
-        self.handler.health = self.checker.view()
+        self.handler.health_changed(self.checker.view(), [check_id])
         self.metrics.transitions[check_id] += 1
 
     async def run(self) -> None:
         loop = asyncio.get_running_loop()
         config = self.loaded.config
+        # Signals first: a SIGTERM right after the first "listening" line must still
+        # stop the server gracefully.
+        for sig in (signal.SIGTERM, signal.SIGINT):
+            loop.add_signal_handler(sig, self.stopped.set)
+        loop.add_signal_handler(signal.SIGHUP, self._reload_in_background)
         try:
             inherited = sdnotify.pair_activated(sdnotify.listen_fds())
             if inherited:
@@ -121,9 +129,6 @@ class App:
             await self.checker.start()
             for line in summary_lines(self.loaded.zone_set):
                 log.info("serving %s", line)
-            for sig in (signal.SIGTERM, signal.SIGINT):
-                loop.add_signal_handler(sig, self.stopped.set)
-            loop.add_signal_handler(signal.SIGHUP, self._reload_in_background)
             interval = sdnotify.watchdog_interval()
             if interval:
                 self._keep(loop.create_task(sdnotify.watchdog_loop(interval)))
@@ -181,12 +186,13 @@ class App:
             if config.listen != self.loaded.config.listen or config.http != self.loaded.config.http:
                 log.warning("listen and http addresses change only on restart")
             self.loaded = loaded
-            self.handler.resolver = Resolver(loaded.zone_set)
             self.handler.locator = loaded.locator
+            self.handler.cache.max_entries = config.cache_max_entries
+            self.handler.swap(Resolver(loaded.zone_set))
             self.handler.use_ecs = config.ecs
             self.handler.chaos = chaos_of(config)
             await self.checker.update(loaded.zone_set.health_checks)
-            self.handler.health = self.checker.view()
+            self.handler.health_changed(self.checker.view(), list(loaded.zone_set.health_checks))
             self.metrics.reloads["ok"] += 1
             lines = summary_lines(loaded.zone_set)
             for line in lines:

@@ -49,6 +49,15 @@ class Result:
     policies: list[str] = field(default_factory=list)
     # The decision path, filled only when explain asks for it (a list, else None).
     trace: list[dict] | None = None
+    # Which record sets each policy chose, in order: with the question, this determines
+    # the answer's records exactly (the cache keys encoded replies by it).
+    choices: list[tuple] = field(default_factory=list)
+    # A policy other than simple took part: the answer can differ between queries.
+    dynamic: bool = False
+
+    def min_ttl(self) -> int:
+        ttls = [rr.ttl for rr in (*self.answer, *self.authority, *self.additional)]
+        return min(ttls, default=0)
 
 
 def soa_record(zone: Zone) -> RR:
@@ -223,8 +232,11 @@ class Resolver:
         )
         # Even a decision made only to judge an alias's health shaped the answer.
         result.scope = max(result.scope, selection.scope)
+        if policy.name != "simple":
+            result.dynamic = True
         if record:
             result.policies.append(policy.name)
+            result.choices.append((group.name, group.rtype, selection.chosen))
             if result.trace is not None:
                 result.trace.append(self._trace(group, policy, views, selection, ctx, depth))
         return selection

@@ -1,6 +1,10 @@
-"""One DNS message in, one reply out (or none): header checks, EDNS, truncation.
+"""One DNS message in, one reply out (or none): header checks, EDNS, caching, truncation.
 
-Everything a client sends arrives here as bytes; nothing in it may raise past `handle`.
+Every query takes one of two routes to the same answer. A plain query (one question, at
+most a plain OPT with ECS) is read by `fastpath` and answered from the cache when it can;
+anything else is parsed by dnslib, checked in full and answered through the same engine,
+cache and finishing step, so both routes give the same bytes for the same question.
+Nothing a client sends may raise past `handle`.
 """
 
 from __future__ import annotations
@@ -11,23 +15,13 @@ import struct
 import time
 from dataclasses import dataclass
 
-from dnslib import (
-    CLASS,
-    EDNS0,
-    QTYPE,
-    RCODE,
-    RR,
-    TXT,
-    DNSHeader,
-    DNSQuestion,
-    DNSRecord,
-    EDNSOption,
-)
+from dnslib import CLASS, QTYPE, RCODE, RR, TXT, DNSHeader, DNSLabel, DNSQuestion, DNSRecord
 
 from healthcheck.view import HealthView
-from resolver import ecs, opt
+from resolver import ecs, fastpath, opt
+from resolver.cache import AnswerCache
 from resolver.clientinfo import make_client
-from resolver.engine import QueryContext, Resolver
+from resolver.engine import QueryContext, Resolver, Result
 from resolver.location import Locator
 from resolver.metrics import Metrics
 
@@ -35,7 +29,6 @@ log = logging.getLogger("policydns.handler")
 qlog = logging.getLogger("policydns.query")
 
 OPT = 41
-UDP_PAYLOAD = 1232  # what we advertise and the most we send over UDP (DNS flag day 2020)
 MAX_RRS_IN_QUERY = 16  # more than this in a query is an attack, not a client
 BADVERS = 16
 CH = int(CLASS.reverse["CH"])
@@ -43,6 +36,7 @@ IN = int(CLASS.reverse["IN"])
 ANY_CLASS = 255
 REFUSED_QTYPES = {251, 252}  # IXFR, AXFR: no zone transfers
 NOTIMP_QTYPES = {253, 254}  # MAILB, MAILA: obsolete
+NOERROR, FORMERR, SERVFAIL, NOTIMP, REFUSED = 0, 1, 2, 4, 5
 
 
 @dataclass(frozen=True, slots=True)
@@ -61,6 +55,17 @@ class Chaos:
         return None
 
 
+@dataclass(slots=True)
+class _Note:
+    """What the query being answered was about, for metrics and the query log."""
+
+    qname: str = "-"
+    qtype: str = "-"
+    policy: str = "none"
+    scope: int = 0
+    ecs: str = ""
+
+
 class Handler:
     """Turns request bytes into reply bytes against the current resolver."""
 
@@ -73,6 +78,7 @@ class Handler:
         use_ecs: bool = True,
         metrics: Metrics | None = None,
         log_queries: bool = False,
+        cache: AnswerCache | None = None,
     ) -> None:
         self.resolver = resolver
         self.health = health
@@ -81,31 +87,169 @@ class Handler:
         self.use_ecs = use_ecs
         self.metrics = metrics
         self.log_queries = log_queries
+        self.cache = cache if cache is not None else AnswerCache(100000)
         self.rng = random.Random()
-        # What the query being answered was about, for metrics and the query log. The
-        # handler runs one query at a time on the event loop, so one slot is enough.
+        # One slot is enough: the handler answers one query at a time on the event loop.
         self._note = _Note()
+
+    def swap(self, resolver: Resolver) -> None:
+        """New zone data: every cached answer came from the old data."""
+        self.resolver = resolver
+        self.cache.clear()
+
+    def health_changed(self, health: HealthView, check_ids: list[str]) -> None:
+        self.health = health
+        self.cache.drop_checks(check_ids)
+
+    # --- entry point -------------------------------------------------------------------
 
     def handle(self, data: bytes, source: str, tcp: bool) -> bytes | None:
         """Reply bytes for one message, or None when RFCs say not to answer."""
-        if len(data) < 12:
-            return None
-        ident, flags, qdcount, ancount, nscount, arcount = struct.unpack_from("!6H", data)
-        if flags & 0x8000:
-            return None  # a response: never answer it (reflection loops)
-        opcode = (flags >> 11) & 0xF
+        if len(data) < 12 or data[2] & 0x80:
+            return None  # no header, or a response: never answer it (reflection loops)
         start = time.perf_counter()
         self._note = _Note()
         try:
-            reply = self._handle(
-                data, source, tcp, ident, flags, opcode, qdcount, ancount + nscount + arcount
-            )
+            query = fastpath.parse_query(data)
+            reply = self._plain(query, source, tcp) if query is not None else None
+            if reply is None:
+                reply = self._general(data, source, tcp)
         except Exception:
             log.exception("internal error answering a query from %s", source)
-            reply = _header_only(ident, flags, opcode, int(RCODE.SERVFAIL))
+            ident, flags = struct.unpack_from("!HH", data)
+            reply = _header_only(ident, flags, SERVFAIL)
         if self.metrics is not None or self.log_queries:
             self._record(reply, source, tcp, time.perf_counter() - start)
         return reply
+
+    # --- plain queries -----------------------------------------------------------------
+
+    def _plain(self, q: fastpath.Query, source: str, tcp: bool) -> bytes | None:
+        subnet = None
+        if q.ecs is not None and self.use_ecs:
+            try:
+                subnet = ecs.parse(q.ecs)
+            except ecs.EcsError:
+                return None  # the general route answers FORMERR
+        body, scope = self._answer(q.key, q.labels, q.qtype, IN, source, subnet)
+        opt_rr = fastpath.opt_record(q.do, 0, _ecs_reply(subnet, scope)) if q.edns else None
+        limit = 65535 if tcp else fastpath.udp_limit(q.edns, q.udp_size)
+        return fastpath.finish(body, q.ident, q.flags, q.question, opt_rr, limit)
+
+    def _answer(
+        self,
+        key: bytes,
+        labels: tuple[bytes, ...],
+        qtype: int,
+        qclass: int,
+        source: str,
+        subnet: ecs.ClientSubnet | None,
+    ) -> tuple[bytes, int]:
+        """The reply body (no OPT, lowercase question) and the ECS scope it depends on."""
+        note = self._note
+        if note.qname == "-":
+            note.qname = b".".join(labels).decode("ascii", "backslashreplace") + "."
+            note.qtype = str(QTYPE.get(qtype))
+        if subnet is not None:
+            note.ecs = f"{subnet.address}/{subnet.source}"
+        cache = self.cache
+        entry = cache.get(key)
+        if entry is not None and not entry.dynamic:
+            cache.hits += 1
+            note.policy = entry.policy
+            return entry.body, 0
+        client = make_client(self.locator, source, subnet)
+        result = self.resolver.resolve(
+            DNSLabel(list(labels)), qtype, QueryContext(client, self.health, self.rng)
+        )
+        note.policy = ">".join(result.policies) or "none"
+        note.scope = result.scope
+        scope = _reply_scope(result.scope, subnet, client.address)
+        choices = tuple(result.choices)
+        if entry is not None:
+            variant = entry.variants.get(choices)
+            if variant is not None:
+                cache.hits += 1
+                return variant[0], scope
+        cache.misses += 1
+        body = _render(labels, qtype, qclass, result)
+        if result.rcode in (NOERROR, 3) and result.zones:
+            ttl = result.min_ttl() if result.answer or result.authority else 0
+            if result.dynamic:
+                cache.put_variant(key, choices, body, scope, ttl, note.policy, result.checks)
+            else:
+                cache.put_static(key, body, ttl, note.policy, result.checks)
+        return body, scope
+
+    # --- everything else ---------------------------------------------------------------
+
+    def _general(self, data: bytes, source: str, tcp: bool) -> bytes:
+        ident, flags, qdcount, ancount, nscount, arcount = struct.unpack_from("!6H", data)
+        opcode = (flags >> 11) & 0xF
+        if qdcount != 1 or ancount + nscount + arcount > MAX_RRS_IN_QUERY:
+            return _header_only(ident, flags, NOTIMP if opcode else FORMERR)
+        try:
+            request = DNSRecord.parse(data)
+        except Exception:  # dnslib raises DNSError, and worse on hostile input
+            return _header_only(ident, flags, FORMERR)
+        if opcode != 0:
+            return _header_only(ident, flags, NOTIMP)
+        question = request.q
+        labels = question.qname.label
+        if not _valid_name(labels):
+            return _header_only(ident, flags, FORMERR)
+        qtype, qclass = int(question.qtype), int(question.qclass)
+        self._note.qname = str(question.qname)
+        self._note.qtype = str(QTYPE.get(qtype))
+        wire_question = _question_wire(labels, qtype, qclass)
+        opts = [rr for rr in request.ar if rr.rtype == OPT]
+        edns = opts[0] if opts else None
+
+        def reply(
+            body: bytes, ext_rcode: int = 0, option: bytes = b"", use_edns: bool = True
+        ) -> bytes:
+            opt_rr = None
+            if edns is not None and use_edns:
+                opt_rr = fastpath.opt_record(bool(edns.ttl & 0x8000), ext_rcode, option)
+            limit = 65535 if tcp else fastpath.udp_limit(opt_rr is not None, _udp_size(edns))
+            return fastpath.finish(body, ident, flags, wire_question, opt_rr, limit)
+
+        def simple(rcode: int, records: list[RR] | None = None, aa: bool = False) -> bytes:
+            return _pack(DNSHeader(qr=1, aa=int(aa), rcode=rcode), question, records or [])
+
+        if len(opts) > 1 or (edns is not None and edns.rname.label):
+            return reply(simple(FORMERR), use_edns=False)
+        if edns is not None and (edns.ttl >> 16) & 0xFF:
+            return reply(simple(BADVERS & 0xF), ext_rcode=BADVERS >> 4)
+        if qtype in (OPT, 0):
+            return reply(simple(FORMERR))
+        if qclass == CH:
+            rcode, records = self._chaos(question)
+            return reply(simple(rcode, records, aa=rcode == NOERROR))
+        if qclass not in (IN, ANY_CLASS) or qtype in REFUSED_QTYPES:
+            return reply(simple(REFUSED))
+        if qtype in NOTIMP_QTYPES:
+            return reply(simple(NOTIMP))
+        subnet = None
+        if edns is not None:
+            try:
+                found = opt.options(opt.opt_rdata(data) or b"")
+                if self.use_ecs:
+                    subnet = _client_subnet(found)
+            except (opt.OptError, ecs.EcsError):
+                return reply(simple(FORMERR))
+        lowered = tuple(label.lower() for label in labels)
+        key = _question_wire(lowered, qtype, qclass)
+        body, scope = self._answer(key, lowered, qtype, qclass, source, subnet)
+        return reply(body, option=_ecs_reply(subnet, scope))
+
+    def _chaos(self, question: DNSQuestion) -> tuple[int, list[RR]]:
+        if int(question.qtype) not in (int(QTYPE.TXT), 255):
+            return REFUSED, []
+        text = self.chaos.lookup(str(question.qname))
+        if text is None:
+            return REFUSED, []
+        return NOERROR, [RR(question.qname, int(QTYPE.TXT), rclass=CH, ttl=0, rdata=TXT(text))]
 
     def _record(self, reply: bytes, source: str, tcp: bool, seconds: float) -> None:
         note = self._note
@@ -126,129 +270,54 @@ class Handler:
                 "tcp" if tcp else "udp",
             )
 
-    def _handle(
-        self,
-        data: bytes,
-        source: str,
-        tcp: bool,
-        ident: int,
-        flags: int,
-        opcode: int,
-        qdcount: int,
-        rrcount: int,
-    ) -> bytes:
-        if qdcount != 1 or rrcount > MAX_RRS_IN_QUERY:
-            rcode = RCODE.NOTIMP if opcode != 0 else RCODE.FORMERR
-            return _header_only(ident, flags, opcode, int(rcode))
-        try:
-            request = DNSRecord.parse(data)
-        except Exception:  # dnslib raises DNSError, and worse on hostile input
-            return _header_only(ident, flags, opcode, int(RCODE.FORMERR))
-        if opcode != 0:
-            return _header_only(ident, flags, opcode, int(RCODE.NOTIMP))
-        if not _valid_name(request.q.qname.label):
-            return _header_only(ident, flags, opcode, int(RCODE.FORMERR))
-        opts = [rr for rr in request.ar if rr.rtype == OPT]
-        edns = opts[0] if opts else None
-        reply = DNSRecord(
-            DNSHeader(id=ident, qr=1, opcode=0, rd=(flags >> 8) & 1),
-            q=request.q,
-        )
-        if len(opts) > 1 or (edns is not None and edns.rname.label):
-            return self._finish(reply, None, int(RCODE.FORMERR), tcp)
-        if edns is not None and (edns.ttl >> 16) & 0xFF != 0:
-            return self._finish(reply, edns, BADVERS, tcp)
-        question = request.q
-        qtype, qclass = int(question.qtype), int(question.qclass)
-        self._note.qname = str(question.qname)
-        self._note.qtype = str(QTYPE.get(qtype))
-        if qtype == OPT or qtype == 0:
-            return self._finish(reply, edns, int(RCODE.FORMERR), tcp)
-        if qclass == CH:
-            return self._finish(reply, edns, self._chaos(question, reply), tcp)
-        if qclass not in (IN, ANY_CLASS):
-            return self._finish(reply, edns, int(RCODE.REFUSED), tcp)
-        if qtype in REFUSED_QTYPES:
-            return self._finish(reply, edns, int(RCODE.REFUSED), tcp)
-        if qtype in NOTIMP_QTYPES:
-            return self._finish(reply, edns, int(RCODE.NOTIMP), tcp)
-        subnet = None
-        if edns is not None:
-            try:
-                found = opt.options(opt.opt_rdata(data) or b"")
-                if self.use_ecs:
-                    subnet = _client_subnet(found)
-            except (opt.OptError, ecs.EcsError):
-                return self._finish(reply, edns, int(RCODE.FORMERR), tcp)
-        client = make_client(self.locator, source, subnet)
-        result = self.resolver.resolve(
-            question.qname, qtype, QueryContext(client, self.health, self.rng)
-        )
-        self._note.policy = ">".join(result.policies) or "none"
-        self._note.scope = result.scope
-        if subnet is not None:
-            self._note.ecs = f"{subnet.address}/{subnet.source}"
-        reply.header.aa = int(result.authoritative and result.rcode != RCODE.REFUSED)
-        reply.rr = result.answer
-        reply.auth = result.authority
-        reply.ar = result.additional
-        option = None
-        if subnet is not None:
-            scope = result.scope
-            mapped = client.address is not None and client.address.version == 4
-            if scope and subnet.family == 2 and mapped:
-                scope += 96  # routed as IPv4, but the option speaks IPv4-mapped IPv6
-            option = subnet.reply_option(min(scope, subnet.source))
-        return self._finish(reply, edns, result.rcode, tcp, option)
 
-    def _chaos(self, question: DNSQuestion, reply: DNSRecord) -> int:
-        if int(question.qtype) not in (int(QTYPE.TXT), 255):
-            return int(RCODE.REFUSED)
-        text = self.chaos.lookup(str(question.qname))
-        if text is None:
-            return int(RCODE.REFUSED)
-        reply.header.aa = 1
-        reply.rr = [RR(question.qname, int(QTYPE.TXT), rclass=CH, ttl=0, rdata=TXT(text))]
-        return int(RCODE.NOERROR)
-
-    def _finish(
-        self,
-        reply: DNSRecord,
-        edns: RR | None,
-        rcode: int,
-        tcp: bool,
-        option: EDNSOption | None = None,
-    ) -> bytes:
-        reply.header.rcode = rcode & 0xF
-        limit = 65535 if tcp else 512
-        if edns is not None:
-            do = "do" if edns.ttl & 0x8000 else ""
-            opts = [option] if option is not None else []
-            reply.ar.append(EDNS0(udp_len=UDP_PAYLOAD, ext_rcode=rcode >> 4, flags=do, opts=opts))
-            if not tcp:
-                limit = max(512, min(int(edns.rclass), UDP_PAYLOAD))
-        wire = bytes(reply.pack())
-        if len(wire) <= limit:
-            return wire
-        # Too big: header, question and OPT only, with TC; the client retries over TCP.
-        reply.header.tc = 1
-        reply.rr, reply.auth = [], []
-        reply.ar = [rr for rr in reply.ar if rr.rtype == OPT]
-        return bytes(reply.pack())
+def _render(labels: tuple[bytes, ...], qtype: int, qclass: int, result: Result) -> bytes:
+    """Pack an engine result as a reply body: ID 0, lowercase question, no OPT."""
+    header = DNSHeader(
+        qr=1,
+        aa=int(result.authoritative and result.rcode != REFUSED),
+        rcode=result.rcode & 0xF,
+    )
+    question = DNSQuestion(DNSLabel(list(labels)), qtype, qclass)
+    record = DNSRecord(header, q=question, rr=result.answer, auth=result.authority)
+    record.ar = list(result.additional)
+    return bytes(record.pack())
 
 
-@dataclass(slots=True)
-class _Note:
-    qname: str = "-"
-    qtype: str = "-"
-    policy: str = "none"
-    scope: int = 0
-    ecs: str = ""
+def _pack(header: DNSHeader, question: DNSQuestion, answer: list[RR]) -> bytes:
+    header.id = 0
+    return bytes(DNSRecord(header, q=question, rr=answer).pack())
 
 
-def _header_only(ident: int, flags: int, opcode: int, rcode: int) -> bytes:
+def _question_wire(labels: tuple[bytes, ...] | list[bytes], qtype: int, qclass: int) -> bytes:
+    name = b"".join(bytes((len(label),)) + bytes(label) for label in labels) + b"\x00"
+    return name + struct.pack("!HH", qtype, qclass)
+
+
+def _udp_size(edns: RR | None) -> int:
+    return int(edns.rclass) if edns is not None else 512
+
+
+def _reply_scope(scope: int, subnet: ecs.ClientSubnet | None, address: object) -> int:
+    """The ECS scope in the option's own family (IPv4-mapped IPv6 counts 96 more bits)."""
+    if subnet is None:
+        return 0
+    mapped = getattr(address, "version", None) == 4 and subnet.family == 2
+    if scope and mapped:
+        scope += 96  # routed as IPv4, but the option speaks IPv4-mapped IPv6
+    return min(scope, subnet.source)
+
+
+def _ecs_reply(subnet: ecs.ClientSubnet | None, scope: int) -> bytes:
+    if subnet is None:
+        return b""
+    size = (subnet.source + 7) // 8
+    return fastpath.ecs_option(subnet.family, subnet.source, scope, subnet.address.packed[:size])
+
+
+def _header_only(ident: int, flags: int, rcode: int) -> bytes:
     """A reply with no sections: for packets whose question cannot be trusted."""
-    out_flags = 0x8000 | (opcode << 11) | (flags & 0x0100) | (rcode & 0xF)
+    out_flags = 0x8000 | (flags & 0x7900) | (rcode & 0xF)
     return struct.pack("!6H", ident, out_flags, 0, 0, 0, 0)
 
 

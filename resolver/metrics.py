@@ -28,12 +28,12 @@ class Metrics:
 
     def __init__(self) -> None:
         self.queries: Counter[tuple[str, str, str]] = Counter()
-        self.cache: Counter[str] = Counter()
         self.reloads: Counter[str] = Counter()
         self.transitions: Counter[str] = Counter()
         self.latency_buckets = [0] * (len(BUCKETS) + 1)
         self.latency_sum = 0.0
         self.health_states: Callable[[], Mapping[str, Any]] = dict
+        self.cache_stats: Callable[[], tuple[int, int]] = lambda: (0, 0)
 
     def observe(self, qtype: str, rcode: str, policy: str, seconds: float) -> None:
         self.queries[(qtype, rcode, policy)] += 1
@@ -62,8 +62,9 @@ class _Collector:
             queries.add_metric([qtype, rcode, policy], count)
         yield queries
         cache = CounterMetricFamily("policydns_cache", "Answer cache lookups", labels=["result"])
-        for result in ("hit", "miss"):
-            cache.add_metric([result], m.cache[result])
+        hits, misses = m.cache_stats()
+        cache.add_metric(["hit"], hits)
+        cache.add_metric(["miss"], misses)
         yield cache
         reloads = CounterMetricFamily("policydns_reloads", "Reloads", labels=["outcome"])
         for outcome in ("ok", "error"):

@@ -1,0 +1,131 @@
+"""The answer cache (SPEC 8): encoded reply bodies keyed by the lowercased question.
+
+Two kinds of entry. A static entry holds the one body every client gets. A dynamic entry
+(the answer came from a routing policy) holds one body per decision: the engine decides
+again for every query, with this client, this health and a fresh random draw, and the
+decision (the record sets chosen at every level) selects the body. So weighted and
+multivalue choices are made per query, never frozen, and a client-dependent answer can
+never be served to the wrong client, while the expensive part, encoding, is done once.
+
+Bounded by `max_entries` bodies in all, evicting the least recently used entry: DNS
+popularity is heavily skewed, so LRU keeps the names that are asked for. Entries never
+outlive the smallest TTL in them; everything is dropped when the zones reload, and entries
+that consulted a health check are dropped the moment that check changes state.
+"""
+
+from __future__ import annotations
+
+import time
+from collections import OrderedDict
+from collections.abc import Callable, Iterable
+from dataclasses import dataclass, field
+
+Choices = tuple
+
+
+@dataclass(slots=True)
+class Entry:
+    dynamic: bool
+    expires: float
+    policy: str
+    body: bytes = b""
+    variants: dict[Choices, tuple[bytes, int]] = field(default_factory=dict)  # body, scope
+    checks: frozenset[str] = frozenset()
+
+    @property
+    def size(self) -> int:
+        return len(self.variants) if self.dynamic else 1
+
+
+class AnswerCache:
+    def __init__(self, max_entries: int, now: Callable[[], float] = time.monotonic) -> None:
+        self.max_entries = max_entries
+        self.now = now
+        self._entries: OrderedDict[bytes, Entry] = OrderedDict()
+        self._by_check: dict[str, set[bytes]] = {}
+        self._size = 0
+        self.hits = 0
+        self.misses = 0
+
+    def __len__(self) -> int:
+        return self._size
+
+    def get(self, key: bytes) -> Entry | None:
+        entry = self._entries.get(key)
+        if entry is None:
+            return None
+        if entry.expires <= self.now():
+            self._remove(key)
+            return None
+        self._entries.move_to_end(key)
+        return entry
+
+    def put_static(
+        self, key: bytes, body: bytes, ttl: int, policy: str, checks: Iterable[str]
+    ) -> None:
+        if not self.max_entries or ttl <= 0:
+            return
+        self._remove(key)
+        entry = Entry(False, self.now() + ttl, policy, body, checks=frozenset(checks))
+        self._insert(key, entry)
+
+    def put_variant(
+        self,
+        key: bytes,
+        choices: Choices,
+        body: bytes,
+        scope: int,
+        ttl: int,
+        policy: str,
+        checks: Iterable[str],
+    ) -> None:
+        if not self.max_entries or ttl <= 0:
+            return
+        entry = self._entries.get(key)
+        if entry is None or not entry.dynamic:
+            self._remove(key)
+            entry = Entry(True, self.now() + ttl, policy, checks=frozenset(checks))
+            self._insert(key, entry)
+        else:
+            entry.expires = min(entry.expires, self.now() + ttl)
+            if checks:
+                entry.checks = entry.checks | frozenset(checks)
+                for check in checks:
+                    self._by_check.setdefault(check, set()).add(key)
+        if choices not in entry.variants:
+            entry.variants[choices] = (body, scope)
+            self._size += 1
+            self._evict()
+
+    def drop_checks(self, check_ids: Iterable[str]) -> None:
+        """A health check changed: nothing that consulted it may be served again."""
+        for check in check_ids:
+            for key in self._by_check.pop(check, set()):
+                self._remove(key)
+
+    def clear(self) -> None:
+        self._entries.clear()
+        self._by_check.clear()
+        self._size = 0
+
+    def _insert(self, key: bytes, entry: Entry) -> None:
+        self._entries[key] = entry
+        self._size += entry.size
+        for check in entry.checks:
+            self._by_check.setdefault(check, set()).add(key)
+        self._evict()
+
+    def _evict(self) -> None:
+        while self._size > self.max_entries and self._entries:
+            key = next(iter(self._entries))
+            self._remove(key)
+
+    def _remove(self, key: bytes) -> None:
+        entry = self._entries.pop(key, None)
+        if entry is None:
+            return
+        self._size -= entry.size
+        for check in entry.checks:
+            keys = self._by_check.get(check)
+            if keys is not None:
+                keys.discard(key)

@@ -1,0 +1,198 @@
+"""The fast route and the general route give the same bytes; the cache keeps its bounds."""
+
+from __future__ import annotations
+
+import random
+import struct
+from pathlib import Path
+
+import dns.edns
+import dns.message
+import pytest
+
+from healthcheck.view import AllHealthy, FixedHealth
+from resolver import fastpath
+from resolver.cache import AnswerCache
+from resolver.config import load_config
+from resolver.engine import Resolver
+from resolver.handler import Chaos, Handler
+from resolver.location import Locator
+from resolver.zonecheck import known_regions, load_zone_set
+
+REPO = Path(__file__).resolve().parents[2]
+CONFIG = """
+locations:
+  10.1.0.0/16: {continent: NA, country: US, subdivision: CA, latitude: 37.4, longitude: -122.1}
+  10.2.0.0/16: {continent: EU, country: DE, latitude: 50.1, longitude: 8.7}
+"""
+QUESTIONS = [
+    ("www.example.com", "A"),
+    ("WwW.ExAmPlE.cOm", "AAAA"),
+    ("example.com", "MX"),
+    ("example.com", "SOA"),
+    ("example.com", "ANY"),
+    ("nope.example.com", "A"),
+    ("lab.example.com", "A"),
+    ("x.apps.example.com", "TXT"),
+    ("blog.example.com", "A"),
+    ("cdn.example.com", "A"),
+    ("a.sub.example.com", "A"),
+    ("long.example.net", "TXT"),
+    ("_svc.example.net", "SVCB"),
+    ("app2.example.org", "A"),
+    ("www.steer.example", "A"),
+    ("pool.steer.example", "A"),
+    ("geo.steer.example", "A"),
+    ("app.steer.example", "A"),
+    ("office.steer.example", "A"),
+    ("outside.invalid", "A"),
+]
+CLIENTS = [None, ("10.1.2.0", 24), ("10.2.3.0", 24), ("81.169.1.0", 24), ("0.0.0.0", 0)]
+
+
+@pytest.fixture(scope="module")
+def world(tmp_path_factory: pytest.TempPathFactory):
+    path = tmp_path_factory.mktemp("cfg") / "policydns.yaml"
+    path.write_text(CONFIG)
+    config = load_config(str(path))
+    zone_set = load_zone_set([str(REPO / "zones")], regions=known_regions(config.regions))
+    return zone_set, Locator(config.locations, config.latency)
+
+
+def handler(world, seed: int = 7, health=None) -> Handler:
+    zone_set, locator = world
+    h = Handler(Resolver(zone_set), health or AllHealthy(), Chaos("v", "id"), locator)
+    h.rng = random.Random(seed)
+    return h
+
+
+def query(name: str, qtype: str, subnet, cookie: bool = False, edns: bool = True) -> bytes:
+    options = []
+    if subnet is not None:
+        options.append(dns.edns.ECSOption(subnet[0], subnet[1]))
+    if cookie:
+        options.append(dns.edns.GenericOption(10, b"\x01" * 8))  # forces the general route
+    msg = dns.message.make_query(name, qtype, use_edns=0 if edns else False, options=options)
+    msg.id = 4242
+    return msg.to_wire()
+
+
+@pytest.mark.parametrize(("name", "qtype"), QUESTIONS)
+@pytest.mark.parametrize("subnet", CLIENTS)
+def test_fast_and_general_routes_give_identical_bytes(world, name, qtype, subnet):
+    """Fresh, cached, and general-route replies to one question are byte for byte equal."""
+    plain = query(name, qtype, subnet)
+    general = query(name, qtype, subnet, cookie=True)
+    assert fastpath.parse_query(plain) is not None
+    assert fastpath.parse_query(general) is None
+    fast_handler, slow_handler = handler(world), handler(world)
+    fresh = fast_handler.handle(plain, "127.0.0.1", False)
+    slow = slow_handler.handle(general, "127.0.0.1", False)
+    assert fresh == slow
+    # Same seed again for the cached round: random policies draw the same way.
+    fast_handler.rng, slow_handler.rng = random.Random(7), random.Random(7)
+    cached = fast_handler.handle(plain, "127.0.0.1", False)
+    slow_cached = slow_handler.handle(general, "127.0.0.1", False)
+    assert cached == fresh
+    assert slow_cached == fresh
+    assert fast_handler.cache.hits + slow_handler.cache.hits >= 1 or name == "outside.invalid"
+
+
+def test_question_case_is_patched_into_cached_replies(world):
+    """A cached reply carries each query's own letter case and ID."""
+    h = handler(world)
+    first = h.handle(query("www.example.com", "A", None), "127.0.0.1", False)
+    second = h.handle(query("WWW.EXAMPLE.COM", "A", None), "127.0.0.1", False)
+    assert h.cache.hits == 1
+    assert b"\x03WWW\x07EXAMPLE\x03COM\x00" in second
+    assert first.replace(b"\x03www\x07example\x03com", b"\x03WWW\x07EXAMPLE\x03COM") == second
+
+
+def test_truncation_applies_to_cached_replies(world):
+    """A reply too big for the client's UDP size is truncated, cached or not."""
+    h = handler(world)
+    big = query("long.example.net", "TXT", None, edns=False)
+    for _ in range(2):
+        reply = h.handle(big, "127.0.0.1", False)
+        flags, qd, an = struct.unpack_from("!xxHHH", reply)
+        if len(h.handle(query("long.example.net", "TXT", None), "127.0.0.1", True)) > 512:
+            assert flags & 0x0200 and an == 0
+        assert qd == 1
+
+
+def test_weighted_choices_stay_random_with_a_warm_cache(world):
+    """Weighted answers are drawn per query even when every variant is cached."""
+    h = handler(world, seed=1)
+    us, eu = bytes([192, 0, 2, 10]), bytes([198, 51, 100, 10])
+    ask = query("www.steer.example", "A", None)
+    replies = [h.handle(ask, "127.0.0.1", False) for _ in range(200)]
+    share = sum(us in r for r in replies) / len(replies)
+    assert all((us in r) != (eu in r) for r in replies)
+    assert 0.55 < share < 0.85
+    assert h.cache.hits >= 190
+
+
+def test_geo_answers_are_never_served_to_the_wrong_client(world):
+    """A client-dependent cached answer is chosen by the decision for each client."""
+    h = handler(world)
+    for _ in range(3):
+        ca = h.handle(query("geo.steer.example", "A", ("10.1.2.0", 24)), "127.0.0.1", False)
+        eu = h.handle(query("geo.steer.example", "A", ("10.2.3.0", 24)), "127.0.0.1", False)
+        assert bytes([192, 0, 2, 41]) in ca
+        assert bytes([198, 51, 100, 43]) in eu
+
+
+def test_health_change_reaches_cached_answers(world):
+    """After a check fails, the failover answer changes although it was cached."""
+    h = handler(world)
+    primary = h.handle(query("api.steer.example", "A", None), "127.0.0.1", False)
+    assert bytes([192, 0, 2, 30]) in primary
+    h.health_changed(FixedHealth({"db": False}), ["db"])
+    secondary = h.handle(query("api.steer.example", "A", None), "127.0.0.1", False)
+    assert bytes([198, 51, 100, 30]) in secondary
+
+
+class TestAnswerCache:
+    def test_entries_expire_with_their_ttl(self):
+        """An entry is not served once its TTL has passed."""
+        clock = [100.0]
+        cache = AnswerCache(10, now=lambda: clock[0])
+        cache.put_static(b"k", b"body", 30, "simple", [])
+        assert cache.get(b"k") is not None
+        clock[0] += 30
+        assert cache.get(b"k") is None
+
+    def test_zero_ttl_is_not_cached(self):
+        """A TTL of 0 means the answer must not be kept."""
+        cache = AnswerCache(10)
+        cache.put_static(b"k", b"body", 0, "simple", [])
+        assert cache.get(b"k") is None
+
+    def test_bounded_with_least_recently_used_eviction(self):
+        """Past max_entries the least recently used entry goes first."""
+        cache = AnswerCache(3)
+        for key in (b"a", b"b", b"c"):
+            cache.put_static(key, key, 60, "simple", [])
+        cache.get(b"a")
+        cache.put_static(b"d", b"d", 60, "simple", [])
+        assert cache.get(b"b") is None
+        assert all(cache.get(k) is not None for k in (b"a", b"c", b"d"))
+        assert len(cache) == 3
+
+    def test_variants_count_towards_the_bound(self):
+        """Every cached decision of a dynamic entry counts as one entry."""
+        cache = AnswerCache(2)
+        cache.put_variant(b"w", (1,), b"one", 0, 60, "weighted", [])
+        cache.put_variant(b"w", (2,), b"two", 0, 60, "weighted", [])
+        assert len(cache) == 2
+        cache.put_static(b"x", b"x", 60, "simple", [])
+        assert len(cache) <= 2
+
+    def test_health_change_drops_dependent_entries(self):
+        """Entries that consulted a check are dropped when it changes; others stay."""
+        cache = AnswerCache(10)
+        cache.put_variant(b"api", (0,), b"p", 0, 60, "failover", ["db"])
+        cache.put_static(b"www", b"w", 60, "simple", [])
+        cache.drop_checks(["db"])
+        assert cache.get(b"api") is None
+        assert cache.get(b"www") is not None
