@@ -28,8 +28,24 @@ def make_client(locator: Locator, source: str, subnet: ClientSubnet | None) -> C
         if address.version == 4 and subnet.address.version == 6:
             prefix = max(0, prefix - 96)
         return Client(address, prefix, True, locate, latency)
-    try:
-        address = normalise(ipaddress.ip_address(source))
-    except ValueError:
+    address = _source_address(source)
+    if address is None:
         return Client(None, 0, False, locate, latency)
     return Client(address, address.max_prefixlen, False, locate, latency)
+
+
+_SOURCES: dict[str, IPAddress | None] = {}
+
+
+def _source_address(source: str) -> IPAddress | None:
+    """The packet source as an address; parsed once per source (resolvers repeat)."""
+    address = _SOURCES.get(source, False)
+    if address is False:
+        try:
+            address = normalise(ipaddress.ip_address(source))
+        except ValueError:
+            address = None
+        if len(_SOURCES) > 65536:
+            _SOURCES.clear()
+        _SOURCES[source] = address
+    return address  # type: ignore[return-value]

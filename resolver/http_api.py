@@ -85,9 +85,14 @@ async def reload(request: web.Request) -> web.Response:
     owner = _owner(request)
     token = owner.loaded.config.http_token
     if token is not None:
-        given = request.headers.get("Authorization", "")
-        if not hmac.compare_digest(given.encode(), f"Bearer {token}".encode()):
-            return _error(401, "a bearer token is required for this endpoint")
+        scheme, _, given = request.headers.get("Authorization", "").partition(" ")
+        valid = scheme.lower() == "bearer" and hmac.compare_digest(
+            given.strip().encode(), token.encode()
+        )
+        if not valid:
+            response = _error(401, "a bearer token is required for this endpoint")
+            response.headers["WWW-Authenticate"] = 'Bearer realm="policydns"'
+            return response
     ok, lines = await owner.reload()
     if ok:
         return web.json_response({"status": "ok", "zones": lines})

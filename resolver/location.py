@@ -31,19 +31,23 @@ class PrefixTable:
 
     def match(self, client: Client) -> tuple[IPNetwork, Any, int] | None:
         """(block, value, scope) for the longest block holding the whole client network."""
-        network = client.network
-        if network is None:
+        address = client.address
+        if not self.rows or address is None:
             return None
+        value_int, bits, version = int(address), address.max_prefixlen, address.version
         for block, value in self.rows:
+            length = block.prefixlen
             if (
-                block.version == network.version
-                and network.prefixlen >= block.prefixlen
-                and network.subnet_of(block)  # type: ignore[arg-type]
+                block.version == version
+                and client.prefix >= length
+                and value_int >> (bits - length) == int(block.network_address) >> (bits - length)
             ):
                 return block, value, self._scope(block, client)
         return None
 
     def overlaps(self, network: IPNetwork) -> bool:
+        if not self.rows:
+            return False
         return any(b.version == network.version and b.overlaps(network) for b, _ in self.rows)  # type: ignore[arg-type]
 
     def _scope(self, block: IPNetwork, client: Client) -> int:
@@ -88,7 +92,7 @@ class Locator:
         self.latency = PrefixTable(latency)
         self.database_path = database
         self._reader = _open_database(database) if database else None
-        self._cache: OrderedDict[tuple[IPNetwork, int], Location] = OrderedDict()
+        self._cache: OrderedDict[tuple[int, int, int], Location] = OrderedDict()
 
     @property
     def source_name(self) -> str:
@@ -102,13 +106,18 @@ class Locator:
         address = client.address
         assert address is not None
         cut = min(client.prefix, CACHE_PREFIX[address.version])
-        key = ipaddress.ip_network(f"{address}/{cut}", strict=False)
+        bits = address.max_prefixlen
+        key = (address.version, int(address) >> (bits - cut), cut)
         cached = self._cache.get(key)
         if cached is not None:
             self._cache.move_to_end(key)
-            return _with_scope(cached, min(cached.scope, client.prefix))
+            if cached.scope <= client.prefix:
+                return cached
+            return _with_scope(cached, client.prefix)
         where, holds_for = self._lookup(address, client.prefix)
-        if self.locations.overlaps(key):
+        if self.locations.rows and self.locations.overlaps(
+            ipaddress.ip_network(f"{address}/{cut}", strict=False)
+        ):
             # Part of this network is mapped in `locations`: the answer holds only here.
             where = _with_scope(where, client.prefix)
         elif holds_for <= cut:
