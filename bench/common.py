@@ -49,8 +49,17 @@ class Server:
             self.proc.wait()
 
 
-def start_server(args: list[str], log: Path, core: int | None = 1, timeout: float = 60) -> Server:
-    cmd = [sys.executable, "-m", "resolver", "serve", "--listen", "127.0.0.1:0", "--no-http", *args]
+def start_server(
+    args: list[str],
+    log: Path,
+    core: int | None = 1,
+    timeout: float = 60,
+    cmd: list[str] | None = None,
+) -> Server:
+    """policydns serve ARGS (or another server's command line), pinned to `core`."""
+    if cmd is None:
+        cmd = [sys.executable, "-m", "resolver", "serve", "--listen", "127.0.0.1:0", "--no-http"]
+        cmd += args
     if core is not None and shutil.which("taskset"):
         cmd = ["taskset", "-c", str(core), *cmd]
     out = open(log, "wb")  # noqa: SIM115 - lives as long as the server

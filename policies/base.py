@@ -140,6 +140,7 @@ class Policy(Protocol):
     name: ClassVar[str]  # what logs and explain call it
     single_value: ClassVar[bool]  # each record set holds exactly one value
     allows_alias: ClassVar[bool]
+    random: ClassVar[bool]  # chooses at random: its answer must be decided per query
 
     @classmethod
     def parse(cls, value: Any, ctx: LoadContext) -> tuple[Any, list[str]]:

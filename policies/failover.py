@@ -16,6 +16,7 @@ class FailoverPolicy:
     name: ClassVar[str] = "failover"
     single_value: ClassVar[bool] = False
     allows_alias: ClassVar[bool] = True
+    random: ClassVar[bool] = False
 
     @classmethod
     def parse(cls, value: Any, ctx: LoadContext) -> tuple[Any, list[str]]:

@@ -107,6 +107,7 @@ class GeolocationPolicy:
     name: ClassVar[str] = "geolocation"
     single_value: ClassVar[bool] = False
     allows_alias: ClassVar[bool] = True
+    random: ClassVar[bool] = False
 
     @classmethod
     def parse(cls, value: Any, ctx: LoadContext) -> tuple[Any, list[str]]:

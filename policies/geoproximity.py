@@ -52,6 +52,7 @@ class GeoproximityPolicy:
     name: ClassVar[str] = "geoproximity"
     single_value: ClassVar[bool] = False
     allows_alias: ClassVar[bool] = True
+    random: ClassVar[bool] = False
 
     @classmethod
     def parse(cls, value: Any, ctx: LoadContext) -> tuple[Any, list[str]]:

@@ -53,6 +53,7 @@ class IpBasedPolicy:
     name: ClassVar[str] = "ip-based"
     single_value: ClassVar[bool] = False
     allows_alias: ClassVar[bool] = True
+    random: ClassVar[bool] = False
 
     @classmethod
     def parse(cls, value: Any, ctx: LoadContext) -> tuple[Any, list[str]]:

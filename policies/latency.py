@@ -40,6 +40,7 @@ class LatencyPolicy:
     name: ClassVar[str] = "latency"
     single_value: ClassVar[bool] = False
     allows_alias: ClassVar[bool] = True
+    random: ClassVar[bool] = False
 
     @classmethod
     def parse(cls, value: Any, ctx: LoadContext) -> tuple[Any, list[str]]:

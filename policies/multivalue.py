@@ -16,6 +16,7 @@ class MultivaluePolicy:
     name: ClassVar[str] = "multivalue"
     single_value: ClassVar[bool] = True
     allows_alias: ClassVar[bool] = False  # Route 53 has no multivalue alias records
+    random: ClassVar[bool] = True
 
     @classmethod
     def parse(cls, value: Any, ctx: LoadContext) -> tuple[Any, list[str]]:

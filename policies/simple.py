@@ -14,6 +14,7 @@ class SimplePolicy:
     name: ClassVar[str] = "simple"
     single_value: ClassVar[bool] = False
     allows_alias: ClassVar[bool] = True
+    random: ClassVar[bool] = False
 
     @classmethod
     def parse(cls, value: Any, ctx: LoadContext) -> tuple[Any, list[str]]:

@@ -14,6 +14,7 @@ class WeightedPolicy:
     name: ClassVar[str] = "weighted"
     single_value: ClassVar[bool] = False
     allows_alias: ClassVar[bool] = True
+    random: ClassVar[bool] = True
 
     @classmethod
     def parse(cls, value: Any, ctx: LoadContext) -> tuple[Any, list[str]]:

@@ -30,11 +30,26 @@ class Entry:
     policy: str
     body: bytes = b""
     variants: dict[Choices, tuple[bytes, int]] = field(default_factory=dict)  # body, scope
+    # Deterministic policy answers (no random choice) by the client network they hold for:
+    # (family, address >> (bits - scope), scope) -> (body, reply scope).
+    by_client: dict[tuple[int, int, int], tuple[bytes, int]] = field(default_factory=dict)
+    scopes: list[int] = field(default_factory=list)  # longest first
     checks: frozenset[str] = frozenset()
 
     @property
     def size(self) -> int:
-        return len(self.variants) if self.dynamic else 1
+        return len(self.variants) + len(self.by_client) if self.dynamic else 1
+
+    def for_client(
+        self, family: int, address: int, bits: int, prefix: int
+    ) -> tuple[bytes, int] | None:
+        """The answer decided earlier for a client in the same network at the same scope."""
+        for scope in self.scopes:
+            if prefix >= scope:
+                found = self.by_client.get((family, address >> (bits - scope), scope))
+                if found is not None:
+                    return found
+        return None
 
 
 class AnswerCache:
@@ -81,6 +96,38 @@ class AnswerCache:
     ) -> None:
         if not self.max_entries or ttl <= 0:
             return
+        entry = self._dynamic(key, ttl, policy, checks)
+        if choices not in entry.variants:
+            entry.variants[choices] = (body, scope)
+            self._size += 1
+            self._evict()
+
+    def put_client(
+        self,
+        key: bytes,
+        client: tuple[int, int, int, int],
+        scope: int,
+        body: bytes,
+        reply_scope: int,
+        ttl: int,
+        policy: str,
+        checks: Iterable[str],
+    ) -> None:
+        """Store a deterministic policy answer for every client within `scope` bits."""
+        family, address, bits, prefix = client
+        if not self.max_entries or ttl <= 0 or prefix < scope:
+            return
+        entry = self._dynamic(key, ttl, policy, checks)
+        slot = (family, address >> (bits - scope), scope)
+        if slot not in entry.by_client:
+            entry.by_client[slot] = (body, reply_scope)
+            if scope not in entry.scopes:
+                entry.scopes.append(scope)
+                entry.scopes.sort(reverse=True)
+            self._size += 1
+            self._evict()
+
+    def _dynamic(self, key: bytes, ttl: int, policy: str, checks: Iterable[str]) -> Entry:
         entry = self._entries.get(key)
         if entry is None or not entry.dynamic:
             self._remove(key)
@@ -88,14 +135,12 @@ class AnswerCache:
             self._insert(key, entry)
         else:
             entry.expires = min(entry.expires, self.now() + ttl)
-            if checks:
-                entry.checks = entry.checks | frozenset(checks)
-                for check in checks:
+            added = frozenset(checks) - entry.checks
+            if added:
+                entry.checks = entry.checks | added
+                for check in added:
                     self._by_check.setdefault(check, set()).add(key)
-        if choices not in entry.variants:
-            entry.variants[choices] = (body, scope)
-            self._size += 1
-            self._evict()
+        return entry
 
     def drop_checks(self, check_ids: Iterable[str]) -> None:
         """A health check changed: nothing that consulted it may be served again."""

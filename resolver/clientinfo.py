@@ -28,7 +28,7 @@ def make_client(locator: Locator, source: str, subnet: ClientSubnet | None) -> C
         if address.version == 4 and subnet.address.version == 6:
             prefix = max(0, prefix - 96)
         return Client(address, prefix, True, locate, latency)
-    address = _source_address(source)
+    address = source_address(source)
     if address is None:
         return Client(None, 0, False, locate, latency)
     return Client(address, address.max_prefixlen, False, locate, latency)
@@ -37,7 +37,7 @@ def make_client(locator: Locator, source: str, subnet: ClientSubnet | None) -> C
 _SOURCES: dict[str, IPAddress | None] = {}
 
 
-def _source_address(source: str) -> IPAddress | None:
+def source_address(source: str) -> IPAddress | None:
     """The packet source as an address; parsed once per source (resolvers repeat)."""
     address = _SOURCES.get(source, False)
     if address is False:

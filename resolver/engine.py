@@ -55,6 +55,8 @@ class Result:
     choices: list[tuple] = field(default_factory=list)
     # A policy other than simple took part: the answer can differ between queries.
     dynamic: bool = False
+    # A policy that chooses at random took part: no two queries may share a decision.
+    random: bool = False
 
     def min_ttl(self) -> int:
         ttls = [rr.ttl for rr in (*self.answer, *self.authority, *self.additional)]
@@ -259,6 +261,7 @@ class Resolver:
         if policy.name != "simple":
             result.dynamic = True
         if record:
+            result.random = result.random or policy.random
             result.policies.append(policy.name)
             result.choices.append((group.name, group.rtype, selection.chosen))
             if result.trace is not None:

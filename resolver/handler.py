@@ -20,7 +20,7 @@ from dnslib import CLASS, QTYPE, RCODE, RR, TXT, DNSHeader, DNSLabel, DNSQuestio
 from healthcheck.view import HealthView
 from resolver import ecs, fastpath, opt
 from resolver.cache import AnswerCache
-from resolver.clientinfo import make_client
+from resolver.clientinfo import make_client, normalise, source_address
 from resolver.engine import QueryContext, Resolver, Result
 from resolver.location import Locator
 from resolver.metrics import Metrics
@@ -91,15 +91,28 @@ class Handler:
         self.rng = random.Random()
         # One slot is enough: the handler answers one query at a time on the event loop.
         self._note = _Note()
+        self._static_until = 0.0
+        # Replies to exact query bytes (after the ID) whose answer is the same for everyone,
+        # per transport: the cheapest possible hit. Cleared with the cache.
+        self._exact: dict[bool, dict[bytes, tuple[bytes, float, tuple[str, str, str]]]] = {
+            False: {},
+            True: {},
+        }
 
     def swap(self, resolver: Resolver) -> None:
         """New zone data: every cached answer came from the old data."""
         self.resolver = resolver
         self.cache.clear()
+        self._clear_exact()
 
     def health_changed(self, health: HealthView, check_ids: list[str]) -> None:
         self.health = health
         self.cache.drop_checks(check_ids)
+        self._clear_exact()
+
+    def _clear_exact(self) -> None:
+        for exact in self._exact.values():
+            exact.clear()
 
     # --- entry point -------------------------------------------------------------------
 
@@ -108,10 +121,16 @@ class Handler:
         if len(data) < 12 or data[2] & 0x80:
             return None  # no header, or a response: never answer it (reflection loops)
         start = time.perf_counter()
+        known = self._exact[tcp].get(data[2:])
+        if known is not None and known[1] > start:
+            self.cache.hits += 1
+            if self.metrics is not None:
+                self.metrics.observe(*known[2], time.perf_counter() - start)
+            return data[:2] + known[0]
         self._note = _Note()
         try:
             query = fastpath.parse_query(data)
-            reply = self._plain(query, source, tcp) if query is not None else None
+            reply = self._plain(data, query, source, tcp) if query is not None else None
             if reply is None:
                 reply = self._general(data, source, tcp)
         except Exception:
@@ -124,17 +143,27 @@ class Handler:
 
     # --- plain queries -----------------------------------------------------------------
 
-    def _plain(self, q: fastpath.Query, source: str, tcp: bool) -> bytes | None:
+    def _plain(self, data: bytes, q: fastpath.Query, source: str, tcp: bool) -> bytes | None:
         subnet = None
         if q.ecs is not None and self.use_ecs:
             try:
                 subnet = ecs.parse(q.ecs)
             except ecs.EcsError:
                 return None  # the general route answers FORMERR
+        self._static_until = 0.0
         body, scope = self._answer(q.key, q.labels, q.qtype, IN, source, subnet)
         opt_rr = fastpath.opt_record(q.do, 0, _ecs_reply(subnet, scope)) if q.edns else None
         limit = 65535 if tcp else fastpath.udp_limit(q.edns, q.udp_size)
-        return fastpath.finish(body, q.ident, q.flags, q.question, opt_rr, limit)
+        reply = fastpath.finish(body, q.ident, q.flags, q.question, opt_rr, limit)
+        if self._static_until and not self.log_queries:
+            # The same bytes asked again get the same reply until the answer expires.
+            exact = self._exact[tcp]
+            if len(exact) >= max(self.cache.max_entries, 1):
+                exact.clear()
+            rcode = str(RCODE.get(reply[3] & 0xF))
+            metric = (self._note.qtype, rcode, self._note.policy)
+            exact[data[2:]] = (reply[2:], self._static_until, metric)
+        return reply
 
     def _answer(
         self,
@@ -157,16 +186,27 @@ class Handler:
         if entry is not None and not entry.dynamic:
             cache.hits += 1
             note.policy = entry.policy
+            self._static_until = entry.expires
             return entry.body, 0
+        who = _client_bits(source, subnet)
+        if entry is not None and entry.scopes and who is not None:
+            found = entry.for_client(*who)
+            if found is not None:
+                cache.hits += 1
+                note.policy = entry.policy
+                body, decided_scope = found
+                return body, _reply_scope(decided_scope, subnet, who[0])
         client = make_client(self.locator, source, subnet)
         result = self.resolver.resolve(
             DNSLabel(list(labels)), qtype, QueryContext(client, self.health, self.rng)
         )
         note.policy = ">".join(result.policies) or "none"
         note.scope = result.scope
-        scope = _reply_scope(result.scope, subnet, client.address)
+        scope = _reply_scope(
+            result.scope, subnet, client.address.version if client.address else None
+        )
         choices = tuple(result.choices)
-        if entry is not None:
+        if entry is not None and entry.variants:
             variant = entry.variants.get(choices)
             if variant is not None:
                 cache.hits += 1
@@ -175,10 +215,16 @@ class Handler:
         body = _render(labels, qtype, qclass, result)
         if result.rcode in (NOERROR, 3) and result.zones:
             ttl = result.min_ttl() if result.answer or result.authority else 0
-            if result.dynamic:
-                cache.put_variant(key, choices, body, scope, ttl, note.policy, result.checks)
-            else:
+            if not result.dynamic:
                 cache.put_static(key, body, ttl, note.policy, result.checks)
+                self._static_until = cache.now() + ttl if ttl > 0 else 0.0
+            elif not result.random and who is not None:
+                # Decided by client network and health only: reuse it within the scope.
+                cache.put_client(
+                    key, who, result.scope, body, result.scope, ttl, note.policy, result.checks
+                )
+            else:
+                cache.put_variant(key, choices, body, scope, ttl, note.policy, result.checks)
         return body, scope
 
     # --- everything else ---------------------------------------------------------------
@@ -298,11 +344,28 @@ def _udp_size(edns: RR | None) -> int:
     return int(edns.rclass) if edns is not None else 512
 
 
-def _reply_scope(scope: int, subnet: ecs.ClientSubnet | None, address: object) -> int:
-    """The ECS scope in the option's own family (IPv4-mapped IPv6 counts 96 more bits)."""
+def _client_bits(source: str, subnet: ecs.ClientSubnet | None) -> tuple[int, int, int, int] | None:
+    """(family, address as int, address bits, known prefix) of the client policies see."""
+    if subnet is not None:
+        if subnet.source == 0:
+            return (0, 0, 0, 0)  # no address: every such client is the same client
+        address = normalise(subnet.address)
+        prefix = subnet.source - (96 if address.version != subnet.address.version else 0)
+        return (address.version, int(address), address.max_prefixlen, max(prefix, 0))
+    address = source_address(source)
+    if address is None:
+        return None
+    return (address.version, int(address), address.max_prefixlen, address.max_prefixlen)
+
+
+def _reply_scope(scope: int, subnet: ecs.ClientSubnet | None, routed_as: int | None) -> int:
+    """The ECS scope in the option's own family (IPv4-mapped IPv6 counts 96 more bits).
+
+    `routed_as` is the IP version the client was routed as (4 for a mapped address).
+    """
     if subnet is None:
         return 0
-    mapped = getattr(address, "version", None) == 4 and subnet.family == 2
+    mapped = routed_as == 4 and subnet.family == 2
     if scope and mapped:
         scope += 96  # routed as IPv4, but the option speaks IPv4-mapped IPv6
     return min(scope, subnet.source)
