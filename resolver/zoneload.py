@@ -281,18 +281,16 @@ class _FileReader:
         return owner
 
     def _record_set(self, owner: Name, item: Any, line: int, zone_ttl: int) -> RecordSet | None:
-        owner_text = names.to_text(owner)
         if not isinstance(item, SourceDict):
-            self.error(line, owner_text, "a record set must be a mapping with a type")
+            self.error(line, names.to_text(owner), "a record set must be a mapping with a type")
             return None
         type_name = str(item.get("type", "")).upper()
-        what = f"{owner_text} {type_name or '?'}"
         ok = True
 
         def fail(reason: str) -> None:
             nonlocal ok
             ok = False
-            self.error(line, what, reason)
+            self.error(line, f"{names.to_text(owner)} {type_name or '?'}", reason)
 
         if type_name in ("SOA",):
             fail("the SOA comes from the zone's 'soa' key")
@@ -426,8 +424,8 @@ class _FileReader:
     def _check_structure(self, zone: Zone) -> None:
         cname = int(QTYPE.CNAME)
         for owner, node in zone.nodes.items():
-            owner_text = names.to_text(owner)
             if cname in node:
+                owner_text = names.to_text(owner)
                 line = node[cname].sets[0].line
                 if owner == zone.origin:
                     self.error(line, f"{owner_text} CNAME", "a CNAME cannot be at the zone apex")
@@ -444,7 +442,7 @@ class _FileReader:
                     if rtype not in (int(QTYPE.A), int(QTYPE.AAAA)):
                         self.error(
                             group.sets[0].line,
-                            f"{owner_text} {QTYPE.get(rtype)}",
+                            f"{names.to_text(owner)} {QTYPE.get(rtype)}",
                             f"is hidden below the delegation at {names.to_text(cut)}",
                         )
 
