@@ -38,15 +38,15 @@ def write_zone(directory: Path, names: int, extra: bool = True) -> list[str]:
             lines.append(f"    - {{type: A, set_id: a, weight: 70, values: [192.0.2.{i + 1}]}}")
             lines.append(f"    - {{type: A, set_id: b, weight: 30, values: [198.51.100.{i + 1}]}}")
             lines.append(f"  g{i}:")
-            lines.append(
-                f"    - {{type: A, set_id: us, geolocation: {{country: US}}, values: [192.0.2.{i + 1}]}}"
-            )
-            lines.append(
-                f"    - {{type: A, set_id: eu, geolocation: {{continent: EU}}, values: [198.51.100.{i + 1}]}}"
-            )
-            lines.append(
-                f"    - {{type: A, set_id: rest, geolocation: {{country: '*'}}, values: [203.0.113.{i + 1}]}}"
-            )
+            for set_id, where, net in (
+                ("us", "{country: US}", "192.0.2"),
+                ("eu", "{continent: EU}", "198.51.100"),
+                ("rest", "{country: '*'}", "203.0.113"),
+            ):
+                lines.append(
+                    f"    - {{type: A, set_id: {set_id}, geolocation: {where}, "
+                    f"values: [{net}.{i + 1}]}}"
+                )
     (directory / "bench.test.yaml").write_text("\n".join(lines) + "\n")
     return [f"n{i}.bench.test" for i in range(names)]
 
@@ -90,7 +90,8 @@ def main() -> int:
         files[kind].write_text("\n".join(lines) + "\n")
     config = work / "policydns.yaml"
     config.write_text(
-        "locations:\n  10.1.0.0/16: {continent: NA, country: US, latitude: 37.4, longitude: -122.1}\n"
+        "locations:\n"
+        "  10.1.0.0/16: {continent: NA, country: US, latitude: 37.4, longitude: -122.1}\n"
     )
     runs = {
         ("ceiling", "simple", "udp"): [],
@@ -100,13 +101,19 @@ def main() -> int:
         ("policydns", "geo + ECS", "udp"): [],
         ("ceiling", "simple", "tcp"): [],
         ("policydns", "simple", "tcp"): [],
+        ("policydns", "simple x4", "udp"): [],
+        ("policydns -w2", "simple x4", "udp"): [],
     }
     for _ in range(args.rounds):
-        for server_kind in ("ceiling", "naive dnslib", "policydns"):
+        for server_kind in ("ceiling", "naive dnslib", "policydns", "policydns -w2"):
             port = free_port()
-            if server_kind == "policydns":
+            if server_kind.startswith("policydns"):
+                workers = ["--workers", "2"] if server_kind.endswith("-w2") else []
+                # Two workers get both cores (the kernel places them; dnsperf shares core 0).
                 server = start_server(
-                    ["--config", str(config), "--zones", str(zones)], work / "p.log"
+                    ["--config", str(config), "--zones", str(zones), *workers],
+                    work / "p.log",
+                    core="0,1" if workers else 1,
                 )
             else:
                 script = "ceiling.py" if server_kind == "ceiling" else "naive_dnslib.py"
@@ -122,7 +129,9 @@ def main() -> int:
                     if kind != server_kind:
                         continue
                     extra = ["-m", "tcp"] if proto == "tcp" else []
-                    queries = files["geo" if load.startswith("geo") else load]
+                    if load.endswith("x4"):
+                        extra += ["-c", "4"]  # four source ports: SO_REUSEPORT spreads them
+                    queries = files["geo" if load.startswith("geo") else load.split()[0]]
                     if load.startswith("geo"):
                         extra += ["-E", f"8:{ECS_HEX}"]
                     samples.append(measure(server, queries, args.seconds, extra))

@@ -9,11 +9,12 @@ import signal
 import socket
 from collections.abc import Callable
 from dataclasses import dataclass
+from typing import Any
 
 from aiohttp import web
 
 from healthcheck.checker import HealthChecker
-from resolver import __version__, http_api, sdnotify
+from resolver import __version__, http_api, sdnotify, workers
 from resolver.cache import AnswerCache
 from resolver.config import Config, ListenAddress
 from resolver.engine import Resolver
@@ -78,6 +79,36 @@ def summary_lines(zone_set: ZoneSet) -> list[str]:
     return lines
 
 
+def make_locator(config: Config) -> Locator:
+    return Locator(config.locations, config.latency, config.geoip_database)
+
+
+def build_handler(loaded: Loaded, health: Any, metrics: Metrics, log_queries: bool) -> Handler:
+    """The query handler for one process, from what one load produced."""
+    config = loaded.config
+    return Handler(
+        Resolver(loaded.zone_set),
+        health,
+        chaos_of(config),
+        loaded.locator,
+        config.ecs,
+        metrics,
+        log_queries,
+        AnswerCache(config.cache_max_entries),
+    )
+
+
+def run_loop(coro: Any) -> None:
+    """Run a coroutine on uvloop when installed, else on the default asyncio loop."""
+    try:
+        import uvloop
+    except ImportError:
+        asyncio.run(coro)
+        return
+    with asyncio.Runner(loop_factory=uvloop.new_event_loop) as runner:
+        runner.run(coro)
+
+
 class App:
     """One serving process: DNS listeners, health checker, HTTP API, signals."""
 
@@ -88,28 +119,50 @@ class App:
         self._reload_config = reload_config
         self._reload_lock = asyncio.Lock()
         self._tasks: set[asyncio.Task] = set()
+        self.log_queries = log_queries
         self.metrics = Metrics()
         self.checker = HealthChecker(self.loaded.zone_set.health_checks, self._health_changed)
         self.metrics.health_states = self.checker.states
-        self.handler = Handler(
-            Resolver(self.loaded.zone_set),
-            self.checker.view(),
-            chaos_of(config),
-            self.loaded.locator,
-            config.ecs,
-            self.metrics,
-            log_queries,
-            AnswerCache(config.cache_max_entries),
-        )
+        self.handler = build_handler(self.loaded, self.checker.view(), self.metrics, log_queries)
         self.metrics.cache_stats = lambda: (self.handler.cache.hits, self.handler.cache.misses)
         self.server = DnsServer(self.handler.handle, config.tcp)
+        self.workers: list[workers.WorkerLink] = []
+        self._preset: list | None = None
         self.http_runner: web.AppRunner | None = None
         self.http_address: ListenAddress | None = None
         self.stopped = asyncio.Event()
 
+    def start_workers(self, count: int) -> None:
+        """Fork count-1 worker processes sharing the listen ports (before the loop runs)."""
+        config = self.loaded.config
+        self._preset = workers.bind_shared(config.listen)
+
+        def run_worker(number: int, conn: Any, addresses: list[ListenAddress]) -> None:
+            handler = build_handler(self.loaded, self.checker.view(), Metrics(), self.log_queries)
+            worker = workers.Worker(number, conn, handler, config, make_locator)
+            run_loop(worker.run(addresses))
+
+        self.workers = workers.spawn(count, self._preset, run_worker)
+
+    def _broadcast(self, message: tuple) -> None:
+        for link in self.workers:
+            link.send(message)
+
+    def _from_worker(self, link: workers.WorkerLink) -> None:
+        try:
+            kind, number, snapshot = link.conn.recv()
+        except (EOFError, OSError):
+            asyncio.get_running_loop().remove_reader(link.conn.fileno())
+            log.error("worker %d (pid %d) exited", link.number, link.pid)
+            return
+        if kind == "metrics":
+            self.metrics.remote[number] = snapshot
+
     def _health_changed(self, check_id: str, old: bool, new: bool, reason: str) -> None:
         """A check changed state: answers follow at once (the checker logged the change)."""
-        self.handler.health_changed(self.checker.view(), [check_id])
+        view = self.checker.view()
+        self.handler.health_changed(view, [check_id])
+        self._broadcast(("health", dict(view.states), [check_id]))
         self.metrics.transitions[check_id] += 1
 
     async def run(self) -> None:
@@ -120,9 +173,11 @@ class App:
         for sig in (signal.SIGTERM, signal.SIGINT):
             loop.add_signal_handler(sig, self.stopped.set)
         loop.add_signal_handler(signal.SIGHUP, self._reload_in_background)
+        for link in self.workers:
+            loop.add_reader(link.conn.fileno(), self._from_worker, link)
         try:
-            inherited = sdnotify.pair_activated(sdnotify.listen_fds())
-            if inherited:
+            inherited = self._preset or sdnotify.pair_activated(sdnotify.listen_fds())
+            if inherited and not self._preset:
                 log.info("socket activation: %d address(es) from systemd", len(inherited))
             await self.server.start(config.listen, inherited)
             if config.http is not None:
@@ -149,6 +204,10 @@ class App:
             if self.http_runner is not None:
                 await self.http_runner.cleanup()
             await self.checker.stop()
+            if self.workers:
+                for link in self.workers:
+                    loop.remove_reader(link.conn.fileno())
+                await loop.run_in_executor(None, workers.reap, self.workers)
         log.info("stopped")
 
     def _status(self) -> str:
@@ -194,10 +253,15 @@ class App:
             self.handler.locator = loaded.locator
             self.handler.cache.max_entries = config.cache_max_entries
             self.handler.swap(Resolver(loaded.zone_set))
+            self._broadcast(("reload", config, loaded.zone_set))
             self.handler.use_ecs = config.ecs
             self.handler.chaos = chaos_of(config)
             await self.checker.update(loaded.zone_set.health_checks)
-            self.handler.health_changed(self.checker.view(), list(loaded.zone_set.health_checks))
+            view = self.checker.view()
+            self.handler.health_changed(view, list(loaded.zone_set.health_checks))
+            self._broadcast(("health", dict(view.states), list(loaded.zone_set.health_checks)))
+            gc.collect()
+            gc.freeze()
             self.metrics.reloads["ok"] += 1
             lines = summary_lines(loaded.zone_set)
             for line in lines:

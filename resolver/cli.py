@@ -3,7 +3,6 @@
 from __future__ import annotations
 
 import argparse
-import asyncio
 import dataclasses
 import json
 import logging
@@ -124,7 +123,7 @@ def cmd_check(args: argparse.Namespace) -> int:
 
 
 def cmd_serve(args: argparse.Namespace) -> int:
-    from resolver.app import App
+    from resolver.app import App, run_loop
 
     logging.basicConfig(
         level=args.log_level.upper(),
@@ -135,29 +134,21 @@ def cmd_serve(args: argparse.Namespace) -> int:
         config = _config(args)
     except LoadFailed as exc:
         return _print_errors(exc)
-    if config.workers != 1:
-        print("policydns: --workers other than 1 is not supported yet", file=sys.stderr)
+    if config.workers < 1:
+        print("policydns: --workers must be at least 1", file=sys.stderr)
         return EXIT_USAGE
     try:
         app = App(config, lambda: _config(args), args.log_queries)
     except LoadFailed as exc:
         return _print_errors(exc)
     try:
-        _run(app.run())
+        if config.workers > 1:
+            app.start_workers(config.workers)
+        run_loop(app.run())
     except (OSError, ValueError) as exc:  # a busy port, a bad inherited socket
         log.error("cannot serve: %s", exc)
         return EXIT_DATA
     return EXIT_OK
-
-
-def _run(coro) -> None:
-    try:
-        import uvloop
-    except ImportError:
-        asyncio.run(coro)
-        return
-    with asyncio.Runner(loop_factory=uvloop.new_event_loop) as runner:
-        runner.run(coro)
 
 
 def cmd_explain(args: argparse.Namespace) -> int:

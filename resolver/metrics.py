@@ -34,6 +34,8 @@ class Metrics:
         self.latency_sum = 0.0
         self.health_states: Callable[[], Mapping[str, Any]] = dict
         self.cache_stats: Callable[[], tuple[int, int]] = lambda: (0, 0)
+        # The latest counters reported by each worker process (--workers), added in.
+        self.remote: dict[int, dict[str, Any]] = {}
 
     def observe(self, qtype: str, rcode: str, policy: str, seconds: float) -> None:
         self.queries[(qtype, rcode, policy)] += 1
@@ -58,11 +60,20 @@ class _Collector:
         queries = CounterMetricFamily(
             "policydns_queries", "DNS queries answered", labels=["qtype", "rcode", "policy"]
         )
-        for (qtype, rcode, policy), count in sorted(m.queries.items()):
+        totals = Counter(m.queries)
+        buckets_total = list(m.latency_buckets)
+        latency_sum = m.latency_sum
+        hits, misses = m.cache_stats()
+        for snapshot in m.remote.values():
+            totals.update(snapshot["queries"])
+            buckets_total = [a + b for a, b in zip(buckets_total, snapshot["buckets"], strict=True)]
+            latency_sum += snapshot["sum"]
+            hits += snapshot["hits"]
+            misses += snapshot["misses"]
+        for (qtype, rcode, policy), count in sorted(totals.items()):
             queries.add_metric([qtype, rcode, policy], count)
         yield queries
         cache = CounterMetricFamily("policydns_cache", "Answer cache lookups", labels=["result"])
-        hits, misses = m.cache_stats()
         cache.add_metric(["hit"], hits)
         cache.add_metric(["miss"], misses)
         yield cache
@@ -82,11 +93,11 @@ class _Collector:
         yield up
         yield transitions
         cumulative, buckets = 0, []
-        for bound, count in zip((*BUCKETS, float("inf")), m.latency_buckets, strict=True):
+        for bound, count in zip((*BUCKETS, float("inf")), buckets_total, strict=True):
             cumulative += count
             buckets.append(("+Inf" if bound == float("inf") else repr(bound), cumulative))
         latency = HistogramMetricFamily(
             "policydns_answer_seconds", "Time to answer a query (handler, excluding socket I/O)"
         )
-        latency.add_metric([], buckets, m.latency_sum)
+        latency.add_metric([], buckets, latency_sum)
         yield latency

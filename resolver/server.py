@@ -117,8 +117,14 @@ class TcpListener:
                     await writer.drain()
 
 
-def _bind_pair(address: ListenAddress) -> tuple[socket.socket, socket.socket]:
-    """A UDP and a TCP socket on the same address and port (port 0: one free for both)."""
+def bind_pair(
+    address: ListenAddress, reuse_port: bool = False
+) -> tuple[socket.socket, socket.socket]:
+    """A UDP and a TCP socket on the same address and port (port 0: one free for both).
+
+    With reuse_port, other processes may bind the same port too (SO_REUSEPORT): the
+    kernel then spreads queries over them (--workers).
+    """
     for _ in range(20):
         udp = socket.socket(address.family, socket.SOCK_DGRAM)
         tcp = socket.socket(address.family, socket.SOCK_STREAM)
@@ -126,6 +132,8 @@ def _bind_pair(address: ListenAddress) -> tuple[socket.socket, socket.socket]:
             for sock in (udp, tcp):
                 if address.family == socket.AF_INET6:
                     sock.setsockopt(socket.IPPROTO_IPV6, socket.IPV6_V6ONLY, 1)
+                if reuse_port:
+                    sock.setsockopt(socket.SOL_SOCKET, socket.SO_REUSEPORT, 1)
             tcp.setsockopt(socket.SOL_SOCKET, socket.SO_REUSEADDR, 1)
             udp.bind((address.host, address.port))
             port = udp.getsockname()[1]
@@ -145,8 +153,9 @@ def _bind_pair(address: ListenAddress) -> tuple[socket.socket, socket.socket]:
 class DnsServer:
     """Every listen address, bound and serving until stopped."""
 
-    def __init__(self, handle: HandleFn, tcp_settings: TcpSettings) -> None:
+    def __init__(self, handle: HandleFn, tcp_settings: TcpSettings, announce: bool = True) -> None:
         self.handle = handle
+        self.announce = announce  # workers stay quiet: the main process announces
         self.tcp = TcpListener(self._dispatch, tcp_settings)
         self.bound: list[ListenAddress] = []
         self._transports: list[asyncio.BaseTransport] = []
@@ -161,7 +170,7 @@ class DnsServer:
         inherited: list[tuple[socket.socket, socket.socket]] | None = None,
     ) -> list[ListenAddress]:
         """Serve on (udp, tcp) socket pairs: inherited ones (socket activation), else bound."""
-        pairs = inherited or [_bind_pair(address) for address in addresses]
+        pairs = inherited or [bind_pair(address) for address in addresses]
         loop = asyncio.get_running_loop()
         for udp_sock, tcp_sock in pairs:
             host, port = udp_sock.getsockname()[:2]
@@ -173,7 +182,8 @@ class DnsServer:
             self._servers.append(server)
             bound = ListenAddress(host, port)
             self.bound.append(bound)
-            log.info("listening on udp+tcp %s", bound)
+            if self.announce:
+                log.info("listening on udp+tcp %s", bound)
         return self.bound
 
     async def stop(self, grace: float = 5.0) -> None:
