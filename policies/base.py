@@ -167,6 +167,18 @@ class Policy(Protocol):
         ...
 
 
+class BasePolicy:
+    """Defaults every policy starts from; a policy overrides what makes it different."""
+
+    single_value: ClassVar[bool] = False
+    allows_alias: ClassVar[bool] = True
+    random: ClassVar[bool] = False
+
+    @classmethod
+    def check_group(cls, routings: Sequence[Any]) -> list[str]:
+        return []
+
+
 def choose_one(
     count: int,
     pick: Callable[[list[int]], int | None],

@@ -6,17 +6,22 @@ import random
 from collections.abc import Callable, Sequence
 from typing import Any, ClassVar
 
-from policies.base import Candidate, Client, LoadContext, Selection, choose_one, register
+from policies.base import (
+    BasePolicy,
+    Candidate,
+    Client,
+    LoadContext,
+    Selection,
+    choose_one,
+    register,
+)
 
 ROLES = ("primary", "secondary")
 
 
-class FailoverPolicy:
+class FailoverPolicy(BasePolicy):
     key: ClassVar[str] = "failover"
     name: ClassVar[str] = "failover"
-    single_value: ClassVar[bool] = False
-    allows_alias: ClassVar[bool] = True
-    random: ClassVar[bool] = False
 
     @classmethod
     def parse(cls, value: Any, ctx: LoadContext) -> tuple[Any, list[str]]:

@@ -9,6 +9,7 @@ from dataclasses import dataclass
 from typing import Any, ClassVar
 
 from policies.base import (
+    BasePolicy,
     Candidate,
     Client,
     LoadContext,
@@ -102,12 +103,9 @@ def parse_location(value: Any) -> tuple[GeoMatch | None, list[str]]:
     return GeoMatch(continent, country, subdivision), []
 
 
-class GeolocationPolicy:
+class GeolocationPolicy(BasePolicy):
     key: ClassVar[str] = "geolocation"
     name: ClassVar[str] = "geolocation"
-    single_value: ClassVar[bool] = False
-    allows_alias: ClassVar[bool] = True
-    random: ClassVar[bool] = False
 
     @classmethod
     def parse(cls, value: Any, ctx: LoadContext) -> tuple[Any, list[str]]:

@@ -9,6 +9,7 @@ from dataclasses import dataclass
 from typing import Any, ClassVar
 
 from policies.base import (
+    BasePolicy,
     Candidate,
     Client,
     LoadContext,
@@ -47,12 +48,9 @@ def parse_coordinates(value: Any) -> tuple[tuple[float, float] | None, str | Non
     return (float(lat), float(lon)), None
 
 
-class GeoproximityPolicy:
+class GeoproximityPolicy(BasePolicy):
     key: ClassVar[str] = "geoproximity"
     name: ClassVar[str] = "geoproximity"
-    single_value: ClassVar[bool] = False
-    allows_alias: ClassVar[bool] = True
-    random: ClassVar[bool] = False
 
     @classmethod
     def parse(cls, value: Any, ctx: LoadContext) -> tuple[Any, list[str]]:
@@ -82,10 +80,6 @@ class GeoproximityPolicy:
         if reasons or where is None:
             return None, reasons
         return Point(where[0], where[1], bias, label), []
-
-    @classmethod
-    def check_group(cls, routings: Sequence[Any]) -> list[str]:
-        return []
 
     @classmethod
     def select(

@@ -9,6 +9,7 @@ from dataclasses import dataclass
 from typing import Any, ClassVar
 
 from policies.base import (
+    BasePolicy,
     Candidate,
     Client,
     IPNetwork,
@@ -48,12 +49,9 @@ class CidrLocation:
         return best
 
 
-class IpBasedPolicy:
+class IpBasedPolicy(BasePolicy):
     key: ClassVar[str] = "cidr"
     name: ClassVar[str] = "ip-based"
-    single_value: ClassVar[bool] = False
-    allows_alias: ClassVar[bool] = True
-    random: ClassVar[bool] = False
 
     @classmethod
     def parse(cls, value: Any, ctx: LoadContext) -> tuple[Any, list[str]]:

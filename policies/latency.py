@@ -8,7 +8,15 @@ from collections.abc import Callable, Sequence
 from dataclasses import dataclass
 from typing import Any, ClassVar
 
-from policies.base import Candidate, Client, LoadContext, Selection, choose_one, register
+from policies.base import (
+    BasePolicy,
+    Candidate,
+    Client,
+    LoadContext,
+    Selection,
+    choose_one,
+    register,
+)
 from policies.regions import great_circle_km
 
 # Light in fibre covers about 200 km per ms, so a round trip costs 1 ms per 100 km; paths
@@ -35,12 +43,9 @@ def rtt_ms(point: RegionPoint, client: Client) -> tuple[float, str]:
     return km / KM_PER_RTT_MS, f"estimated from {km:.0f} km"
 
 
-class LatencyPolicy:
+class LatencyPolicy(BasePolicy):
     key: ClassVar[str] = "region"
     name: ClassVar[str] = "latency"
-    single_value: ClassVar[bool] = False
-    allows_alias: ClassVar[bool] = True
-    random: ClassVar[bool] = False
 
     @classmethod
     def parse(cls, value: Any, ctx: LoadContext) -> tuple[Any, list[str]]:

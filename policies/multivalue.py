@@ -6,12 +6,12 @@ import random
 from collections.abc import Callable, Sequence
 from typing import Any, ClassVar
 
-from policies.base import Candidate, Client, LoadContext, Selection, register
+from policies.base import BasePolicy, Candidate, Client, LoadContext, Selection, register
 
 MAX_ANSWERS = 8
 
 
-class MultivaluePolicy:
+class MultivaluePolicy(BasePolicy):
     key: ClassVar[str] = "multivalue"
     name: ClassVar[str] = "multivalue"
     single_value: ClassVar[bool] = True
@@ -23,10 +23,6 @@ class MultivaluePolicy:
         if value is not True:
             return None, [f"multivalue must be true, not {value!r}"]
         return True, []
-
-    @classmethod
-    def check_group(cls, routings: Sequence[Any]) -> list[str]:
-        return []
 
     @classmethod
     def select(

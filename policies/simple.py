@@ -6,15 +6,12 @@ import random
 from collections.abc import Callable, Sequence
 from typing import Any, ClassVar
 
-from policies.base import Candidate, Client, LoadContext, Selection, register
+from policies.base import BasePolicy, Candidate, Client, LoadContext, Selection, register
 
 
-class SimplePolicy:
+class SimplePolicy(BasePolicy):
     key: ClassVar[str] = "simple"
     name: ClassVar[str] = "simple"
-    single_value: ClassVar[bool] = False
-    allows_alias: ClassVar[bool] = True
-    random: ClassVar[bool] = False
 
     @classmethod
     def parse(cls, value: Any, ctx: LoadContext) -> tuple[Any, list[str]]:

@@ -6,14 +6,21 @@ import random
 from collections.abc import Callable, Sequence
 from typing import Any, ClassVar
 
-from policies.base import Candidate, Client, LoadContext, Selection, choose_one, is_int, register
+from policies.base import (
+    BasePolicy,
+    Candidate,
+    Client,
+    LoadContext,
+    Selection,
+    choose_one,
+    is_int,
+    register,
+)
 
 
-class WeightedPolicy:
+class WeightedPolicy(BasePolicy):
     key: ClassVar[str] = "weight"
     name: ClassVar[str] = "weighted"
-    single_value: ClassVar[bool] = False
-    allows_alias: ClassVar[bool] = True
     random: ClassVar[bool] = True
 
     @classmethod
@@ -21,10 +28,6 @@ class WeightedPolicy:
         if not is_int(value) or not 0 <= value <= 255:
             return None, [f"weight must be an integer 0..255, not {value!r}"]
         return value, []
-
-    @classmethod
-    def check_group(cls, routings: Sequence[Any]) -> list[str]:
-        return []
 
     @classmethod
     def select(
