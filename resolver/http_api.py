@@ -4,7 +4,7 @@ from __future__ import annotations
 
 import hmac
 import logging
-from typing import TYPE_CHECKING, Any
+from typing import TYPE_CHECKING
 
 from aiohttp import web
 
@@ -122,7 +122,3 @@ async def start(owner: App, address: ListenAddress) -> tuple[web.AppRunner, List
     bound = ListenAddress(address.host, port)
     log.info("http api on %s", bound)
     return runner, bound
-
-
-def summary(lines: list[str]) -> dict[str, Any]:
-    return {"zones": lines}

@@ -67,7 +67,3 @@ def lower(labels: tuple[bytes, ...] | list[bytes]) -> Name:
 def is_subdomain(name: Name, parent: Name) -> bool:
     """True when name equals parent or lies below it."""
     return not parent or (name[len(name) - len(parent) :] == parent and len(name) >= len(parent))
-
-
-def parent(name: Name) -> Name:
-    return name[1:]
