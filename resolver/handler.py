@@ -122,7 +122,7 @@ class Handler:
             return None  # no header, or a response: never answer it (reflection loops)
         start = time.perf_counter()
         known = self._exact[tcp].get(data[2:])
-        if known is not None and known[1] > time.monotonic():  # the cache's clock
+        if known is not None and known[1] > self.cache.now():
             self.cache.hits += 1
             if self.metrics is not None:
                 self.metrics.observe(*known[2], time.perf_counter() - start)

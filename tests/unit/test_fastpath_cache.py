@@ -152,6 +152,20 @@ def test_health_change_reaches_cached_answers(world):
     assert bytes([198, 51, 100, 30]) in secondary
 
 
+def test_repeated_bytes_are_not_served_past_the_ttl(world):
+    """The exact-bytes shortcut expires with the answer's TTL like the cache itself."""
+    clock = [1000.0]
+    h = handler(world)
+    h.cache = AnswerCache(100, now=lambda: clock[0])
+    ask = query("www.example.com", "A", None)
+    h.handle(ask, "127.0.0.1", False)
+    h.handle(ask, "127.0.0.1", False)
+    assert (h.cache.hits, h.cache.misses) == (1, 1)
+    clock[0] += 301  # www.example.com has TTL 300
+    h.handle(ask, "127.0.0.1", False)
+    assert (h.cache.hits, h.cache.misses) == (1, 2)
+
+
 class TestAnswerCache:
     def test_entries_expire_with_their_ttl(self):
         """An entry is not served once its TTL has passed."""
