@@ -19,6 +19,7 @@ import time
 from collections import OrderedDict
 from collections.abc import Callable, Iterable
 from dataclasses import dataclass, field
+from typing import Any
 
 Choices = tuple
 
@@ -35,6 +36,9 @@ class Entry:
     by_client: dict[tuple[int, int, int], tuple[bytes, int]] = field(default_factory=dict)
     scopes: list[int] = field(default_factory=list)  # longest first
     checks: frozenset[str] = frozenset()
+    # When the answer is one record group chosen at random (weighted, multivalue at the
+    # question's own name), that group: re-deciding it alone picks the variant.
+    direct: Any = None
 
     @property
     def size(self) -> int:

@@ -108,6 +108,7 @@ class Resolver:
         # What policies see of each group, built once per group (groups live as long as
         # this resolver's zone set).
         self._views: dict[int, list[_PolicyView]] = {}
+        self._scratch = Result()
 
     def resolve(self, qname: DNSLabel, qtype: int, ctx: QueryContext) -> Result:
         return self.resolve_into(qname, qtype, ctx, Result())
@@ -267,6 +268,30 @@ class Resolver:
             if result.trace is not None:
                 result.trace.append(self._trace(group, policy, views, selection, ctx, depth))
         return selection
+
+    def choose(self, group: RecordGroup, ctx: QueryContext) -> tuple[int, ...]:
+        """Which sets of one group the policy picks now (health and randomness included)."""
+        scratch = self._scratch  # what _select notes on the side is not needed here
+        scratch.checks.clear()
+        return self._select(group, ctx, scratch, 0, record=False).chosen
+
+    def direct_group(
+        self, labels: tuple[bytes, ...], qtype: int, result: Result
+    ) -> RecordGroup | None:
+        """The group whose choice alone decided this answer, if one did.
+
+        That is so when the answer is the records of one group at the question's own
+        name, with no alias or CNAME between, and nothing but the answer section.
+        """
+        if len(result.choices) != 1 or result.authority or result.additional:
+            return None
+        name, rtype, _ = result.choices[0]
+        if name != labels or rtype != qtype or result.rcode != RCODE.NOERROR:
+            return None
+        group = self.zone_set.group(name, rtype)
+        if group is None or any(s.alias is not None for s in group.sets):
+            return None
+        return group
 
     def healthy(self, s: RecordSet, ctx: QueryContext, result: Result, depth: int = 0) -> bool:
         """A set's own check and, with evaluate_target_health, what its target would answer.

@@ -197,9 +197,17 @@ class Handler:
                 body, decided_scope = found
                 return body, _reply_scope(decided_scope, subnet, who[0])
         client = make_client(self.locator, source, subnet)
-        result = self.resolver.resolve(
-            DNSLabel(list(labels)), qtype, QueryContext(client, self.health, self.rng)
-        )
+        ctx = QueryContext(client, self.health, self.rng)
+        if entry is not None and entry.direct is not None:
+            # A random choice within one group: decide just that, find its encoding.
+            group = entry.direct
+            chosen = self.resolver.choose(group, ctx)
+            found = entry.variants.get(((group.name, group.rtype, chosen),))
+            if found is not None:
+                cache.hits += 1
+                note.policy = entry.policy
+                return found[0], 0
+        result = self.resolver.resolve(DNSLabel(list(labels)), qtype, ctx)
         note.policy = ">".join(result.policies) or "none"
         note.scope = result.scope
         scope = _reply_scope(
@@ -225,6 +233,9 @@ class Handler:
                 )
             else:
                 cache.put_variant(key, choices, body, scope, ttl, note.policy, result.checks)
+                entry = cache.get(key)
+                if entry is not None and entry.direct is None:
+                    entry.direct = self.resolver.direct_group(labels, qtype, result)
         return body, scope
 
     # --- everything else ---------------------------------------------------------------
