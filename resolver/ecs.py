@@ -52,3 +52,17 @@ def parse(data: bytes) -> ClientSubnet:
     if family == 1:
         address = ipaddress.IPv4Address(value)
     return ClientSubnet(family, source, address)
+
+
+_PARSED: dict[bytes, ClientSubnet] = {}
+
+
+def parse_cached(data: bytes) -> ClientSubnet:
+    """parse(), remembered per option bytes: a resolver sends the same few subnets often."""
+    found = _PARSED.get(data)
+    if found is None:
+        found = parse(data)  # raises for bad options, which are never remembered
+        if len(_PARSED) >= 65536:
+            _PARSED.clear()
+        _PARSED[data] = found
+    return found

@@ -147,7 +147,7 @@ class Handler:
         subnet = None
         if q.ecs is not None and self.use_ecs:
             try:
-                subnet = ecs.parse(q.ecs)
+                subnet = ecs.parse_cached(q.ecs)
             except ecs.EcsError:
                 return None  # the general route answers FORMERR
         self._static_until = 0.0
@@ -355,18 +355,31 @@ def _udp_size(edns: RR | None) -> int:
     return int(edns.rclass) if edns is not None else 512
 
 
+_SUBNET_BITS: dict[ecs.ClientSubnet, tuple[int, int, int, int]] = {}
+
+
 def _client_bits(source: str, subnet: ecs.ClientSubnet | None) -> tuple[int, int, int, int] | None:
     """(family, address as int, address bits, known prefix) of the client policies see."""
     if subnet is not None:
-        if subnet.source == 0:
-            return (0, 0, 0, 0)  # no address: every such client is the same client
-        address = normalise(subnet.address)
-        prefix = subnet.source - (96 if address.version != subnet.address.version else 0)
-        return (address.version, int(address), address.max_prefixlen, max(prefix, 0))
+        found = _SUBNET_BITS.get(subnet)
+        if found is None:
+            found = _subnet_bits(subnet)
+            if len(_SUBNET_BITS) >= 65536:
+                _SUBNET_BITS.clear()
+            _SUBNET_BITS[subnet] = found
+        return found
     address = source_address(source)
     if address is None:
         return None
     return (address.version, int(address), address.max_prefixlen, address.max_prefixlen)
+
+
+def _subnet_bits(subnet: ecs.ClientSubnet) -> tuple[int, int, int, int]:
+    if subnet.source == 0:
+        return (0, 0, 0, 0)  # no address: every such client is the same client
+    address = normalise(subnet.address)
+    prefix = subnet.source - (96 if address.version != subnet.address.version else 0)
+    return (address.version, int(address), address.max_prefixlen, max(prefix, 0))
 
 
 def _reply_scope(scope: int, subnet: ecs.ClientSubnet | None, routed_as: int | None) -> int:
