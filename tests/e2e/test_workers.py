@@ -165,7 +165,8 @@ def test_both_processes_answer(start_server, tmp_path: Path):
     after = cpu(server.proc.pid), cpu(child)
     for sock in socks:
         sock.close()
-    # 6,400 queries cost each process well over 10 ms of CPU if it answers its share;
-    # an idle worker (its twice-a-second report aside) spends next to nothing.
+    # 64 source ports hash to both processes: each does a fair part of the work. An idle
+    # worker (its twice-a-second report aside) would spend next to nothing.
     spent = [a - b for a, b in zip(after, before, strict=True)]
-    assert min(spent) > 10_000_000, spent
+    assert sum(spent) > 10_000_000, spent
+    assert min(spent) > 0.15 * sum(spent), spent
