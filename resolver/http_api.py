@@ -39,7 +39,7 @@ async def zones(request: web.Request) -> web.Response:
     zone_set = _owner(request).loaded.zone_set
     out = [
         {
-            "name": zone.name_text,
+            "name": zone.name_text.rstrip(".") or ".",
             "serial": zone.soa.serial,
             "record_sets": zone.record_set_count(),
             "health_checks": sorted(zone.health_check_ids),
@@ -47,14 +47,12 @@ async def zones(request: web.Request) -> web.Response:
         }
         for zone in sorted(zone_set.zones.values(), key=lambda z: tuple(reversed(z.origin)))
     ]
-    return web.json_response({"zones": out})
+    return web.json_response(out)
 
 
 async def health_checks(request: web.Request) -> web.Response:
     states = _owner(request).checker.states()
-    return web.json_response(
-        {"health_checks": {check_id: s.as_dict() for check_id, s in sorted(states.items())}}
-    )
+    return web.json_response({check_id: s.as_dict() for check_id, s in sorted(states.items())})
 
 
 async def explain_endpoint(request: web.Request) -> web.Response:

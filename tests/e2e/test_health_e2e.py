@@ -164,7 +164,7 @@ class Live:
     async def checks(self) -> dict[str, dict[str, Any]]:
         status, body = await self.get("/api/v1/health-checks")
         assert status == 200
-        return body["health_checks"]
+        return body
 
     async def wait_values(self, name: str, expected: set[str], what: str) -> float:
         """Poll until `name` answers exactly `expected`; returns the seconds it took."""
