@@ -27,7 +27,7 @@ def _owner(request: web.Request) -> App:
 
 
 async def healthz(request: web.Request) -> web.Response:
-    return web.Response(text="ok\n")
+    return web.Response(text="ok")
 
 
 async def metrics(request: web.Request) -> web.Response:
