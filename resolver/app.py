@@ -260,6 +260,7 @@ class App:
             view = self.checker.view()
             self.handler.health_changed(view, list(loaded.zone_set.health_checks))
             self._broadcast(("health", dict(view.states), list(loaded.zone_set.health_checks)))
+            gc.unfreeze()  # let the replaced zone data be collected, then freeze the new
             gc.collect()
             gc.freeze()
             self.metrics.reloads["ok"] += 1
