@@ -8,8 +8,13 @@ import signal
 import subprocess
 import sys
 import time
+from collections.abc import Callable
 from dataclasses import dataclass, field
 from pathlib import Path
+from typing import Any
+
+import dns.exception
+import pytest
 
 LISTEN_RE = re.compile(r"listening on udp\+tcp (\[[0-9a-f:]+\]|[0-9.]+):(\d+)")
 REPO = Path(__file__).resolve().parent.parent
@@ -68,3 +73,21 @@ class ServerProcess:
         except subprocess.TimeoutExpired:
             self.proc.kill()
             return self.proc.wait(timeout=5)
+
+
+def wait_for(predicate: Callable[[], Any], what: str, timeout: float = 10.0) -> Any:
+    """Poll predicate until it returns a true value; fail after the deadline.
+
+    A DNS timeout inside the predicate counts as "not yet".
+    """
+    deadline = time.monotonic() + timeout
+    while True:
+        try:
+            value = predicate()
+        except dns.exception.Timeout:
+            value = None
+        if value:
+            return value
+        if time.monotonic() > deadline:
+            pytest.fail(f"timed out after {timeout} s waiting for {what}")
+        time.sleep(0.02)

@@ -18,7 +18,7 @@ import dns.rcode
 import pytest
 import yaml
 
-from tests.serverproc import LISTEN_RE, REPO
+from tests.serverproc import LISTEN_RE, REPO, wait_for
 
 ZONES = REPO / "zones"
 SUMMARY_RE = re.compile(r"^([a-z0-9.-]+): \d+ record sets, \d+ health checks, serial (\d+)$")
@@ -91,21 +91,6 @@ def ask(host: str, port: int, name: str, rtype: str = "A", tcp: bool = False):
 
 def addresses_of(reply) -> set[str]:
     return {rd.to_text() for rrset in reply.answer for rd in rrset}
-
-
-def wait_for(predicate, what: str, timeout: float = 10.0):
-    """Poll predicate until it returns a true value or the deadline passes."""
-    deadline = time.monotonic() + timeout
-    while True:
-        try:
-            value = predicate()
-        except dns.exception.Timeout:
-            value = None
-        if value:
-            return value
-        if time.monotonic() > deadline:
-            pytest.fail(f"timed out after {timeout}s waiting for {what}")
-        time.sleep(0.05)
 
 
 def ipv6_loopback() -> bool:

@@ -37,7 +37,7 @@ import pytest
 import yaml
 from prometheus_client.parser import text_string_to_metric_families
 
-from tests.serverproc import REPO, ServerProcess
+from tests.serverproc import REPO, ServerProcess, wait_for
 
 pytestmark = pytest.mark.timeout(60)
 
@@ -47,21 +47,6 @@ TOKEN = "s3cret-token-0123456789"
 
 
 # -- helpers ----------------------------------------------------------------------------------
-
-
-def wait_for(predicate: Callable[[], Any], what: str, timeout: float = 10.0) -> Any:
-    """Poll predicate until it returns a true value; fail after the deadline."""
-    deadline = time.monotonic() + timeout
-    while True:
-        try:
-            value = predicate()
-        except dns.exception.Timeout:
-            value = None
-        if value:
-            return value
-        if time.monotonic() > deadline:
-            pytest.fail(f"timed out after {timeout} s waiting for {what}")
-        time.sleep(0.02)
 
 
 def http(
