@@ -207,6 +207,18 @@ def choose_one(
     return Selection((fallback,), scope, True, tuple(dropped), "last resort: none healthy")
 
 
+def choose_by_rule(
+    count: int,
+    pick: Callable[[list[int]], int | None],
+    healthy: Callable[[int], bool],
+    scope: int = 0,
+) -> Selection:
+    """choose_one with the last resort every SPEC 5 policy has: its own rule applied to
+    all record sets as if all were healthy (the best region, the primary, the most
+    specific match, a weighted draw over all)."""
+    return choose_one(count, pick, lambda: pick(list(range(count))), healthy, scope)
+
+
 REGISTRY: dict[str, type[Policy]] = {}
 
 

@@ -12,7 +12,7 @@ from policies.base import (
     Client,
     LoadContext,
     Selection,
-    choose_one,
+    choose_by_rule,
     register,
 )
 
@@ -51,7 +51,7 @@ class FailoverPolicy(BasePolicy):
         def pick(remaining: list[int]) -> int | None:
             return next((i for i in order if i in remaining), None)
 
-        return choose_one(len(candidates), pick, lambda: order[0] if order else None, healthy)
+        return choose_by_rule(len(candidates), pick, healthy)
 
     @classmethod
     def describe(cls, candidate: Candidate, client: Client) -> str:

@@ -15,7 +15,7 @@ from policies.base import (
     LoadContext,
     Location,
     Selection,
-    choose_one,
+    choose_by_rule,
     register,
 )
 from policies.countries import CONTINENTS, COUNTRIES, US_STATES
@@ -135,9 +135,7 @@ class GeolocationPolicy(BasePolicy):
             return max(fitting, key=lambda i: matches[i].specificity, default=None)
 
         scope = 0 if only_default else where.scope
-        return choose_one(
-            len(candidates), pick, lambda: pick(list(range(len(candidates)))), healthy, scope
-        )
+        return choose_by_rule(len(candidates), pick, healthy, scope)
 
     @classmethod
     def describe(cls, candidate: Candidate, client: Client) -> str:

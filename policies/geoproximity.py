@@ -14,7 +14,7 @@ from policies.base import (
     Client,
     LoadContext,
     Selection,
-    choose_one,
+    choose_by_rule,
     is_int,
     is_number,
     register,
@@ -96,9 +96,7 @@ class GeoproximityPolicy(BasePolicy):
             # Ties (and an unlocated client) go to the set listed first.
             return min(remaining, key=lambda i: (distance[i], i), default=None)
 
-        return choose_one(
-            len(candidates), pick, lambda: pick(list(range(len(candidates)))), healthy, where.scope
-        )
+        return choose_by_rule(len(candidates), pick, healthy, where.scope)
 
     @classmethod
     def describe(cls, candidate: Candidate, client: Client) -> str:

@@ -15,7 +15,7 @@ from policies.base import (
     IPNetwork,
     LoadContext,
     Selection,
-    choose_one,
+    choose_by_rule,
     register,
 )
 
@@ -97,10 +97,9 @@ class IpBasedPolicy(BasePolicy):
                 return best
             return next((i for i in remaining if places[i].location == DEFAULT), None)
 
-        return choose_one(
+        return choose_by_rule(
             len(candidates),
             pick,
-            lambda: pick(list(range(len(candidates)))),
             healthy,
             _scope(places, lengths, client),
         )

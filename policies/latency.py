@@ -14,7 +14,7 @@ from policies.base import (
     Client,
     LoadContext,
     Selection,
-    choose_one,
+    choose_by_rule,
     register,
 )
 from policies.regions import great_circle_km
@@ -84,9 +84,7 @@ class LatencyPolicy(BasePolicy):
         def pick(remaining: list[int]) -> int | None:
             return min(remaining, key=lambda i: (rtts[i], i), default=None)
 
-        return choose_one(
-            len(candidates), pick, lambda: pick(list(range(len(candidates)))), healthy, scope
-        )
+        return choose_by_rule(len(candidates), pick, healthy, scope)
 
     @classmethod
     def describe(cls, candidate: Candidate, client: Client) -> str:

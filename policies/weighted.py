@@ -12,7 +12,7 @@ from policies.base import (
     Client,
     LoadContext,
     Selection,
-    choose_one,
+    choose_by_rule,
     is_int,
     register,
 )
@@ -46,9 +46,7 @@ class WeightedPolicy(BasePolicy):
             # No positive weight left healthy (or all weights are 0): equal chance.
             return rng.choice(remaining)
 
-        return choose_one(
-            len(candidates), pick, lambda: pick(list(range(len(candidates)))), healthy
-        )
+        return choose_by_rule(len(candidates), pick, healthy)
 
     @classmethod
     def describe(cls, candidate: Candidate, client: Client) -> str:
