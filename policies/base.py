@@ -99,6 +99,16 @@ class Client:
         return f"Client({self.address}/{self.prefix}, ecs={self.from_ecs})"
 
 
+def holds(block: IPNetwork, client: Client) -> bool:
+    """Does block contain the client's whole network? A client subnet shorter than the
+    block does not count (SPEC 5); integer arithmetic, as this runs per query."""
+    address = client.address
+    if address is None or block.version != address.version or client.prefix < block.prefixlen:
+        return False
+    shift = address.max_prefixlen - block.prefixlen
+    return int(address) >> shift == int(block.network_address) >> shift
+
+
 class Candidate(Protocol):
     """What a policy may read of a record set."""
 

@@ -16,6 +16,7 @@ from policies.base import (
     LoadContext,
     Selection,
     choose_by_rule,
+    holds,
     register,
 )
 
@@ -33,20 +34,7 @@ class CidrLocation:
 
         A client subnet shorter than a block does not match it (SPEC 5).
         """
-        address = client.address
-        if address is None:
-            return -1
-        value, bits, version = int(address), address.max_prefixlen, address.version
-        best = -1
-        for block in self.blocks:
-            length = block.prefixlen
-            if (
-                block.version == version
-                and client.prefix >= length > best
-                and value >> (bits - length) == int(block.network_address) >> (bits - length)
-            ):
-                best = length
-        return best
+        return max((b.prefixlen for b in self.blocks if holds(b, client)), default=-1)
 
 
 class IpBasedPolicy(BasePolicy):

@@ -13,7 +13,7 @@ from collections import OrderedDict
 from collections.abc import Mapping
 from typing import Any
 
-from policies.base import Client, IPNetwork, Latencies, Location
+from policies.base import Client, IPNetwork, Latencies, Location, holds
 from policies.countries import centroid, continent_of
 
 log = logging.getLogger("policydns.location")
@@ -31,17 +31,8 @@ class PrefixTable:
 
     def match(self, client: Client) -> tuple[IPNetwork, Any, int] | None:
         """(block, value, scope) for the longest block holding the whole client network."""
-        address = client.address
-        if not self.rows or address is None:
-            return None
-        value_int, bits, version = int(address), address.max_prefixlen, address.version
-        for block, value in self.rows:
-            length = block.prefixlen
-            if (
-                block.version == version
-                and client.prefix >= length
-                and value_int >> (bits - length) == int(block.network_address) >> (bits - length)
-            ):
+        for block, value in self.rows:  # longest first
+            if holds(block, client):
                 return block, value, self._scope(block, client)
         return None
 
