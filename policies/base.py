@@ -172,9 +172,23 @@ class Policy(Protocol):
     ) -> Selection: ...
 
     @classmethod
+    def odds(cls, candidates: Sequence[Candidate], healthy: Callable[[int], bool]) -> Odds | None:
+        """Every choice `select` can make with its relative weight, when the choice depends
+        on health and chance alone (never on the client); None when it cannot be listed.
+
+        With these a server can draw an answer per query from precomputed replies instead
+        of running `select`: the draw has the same distribution.
+        """
+        ...
+
+    @classmethod
     def describe(cls, candidate: Candidate, client: Client) -> str:
         """Why this candidate ranks where it does for this client (for explain)."""
         ...
+
+
+# Each possible choice (indices into the group) with its relative weight (> 0).
+Odds = tuple[tuple[tuple[int, ...], float], ...]
 
 
 class BasePolicy:
@@ -187,6 +201,10 @@ class BasePolicy:
     @classmethod
     def check_group(cls, routings: Sequence[Any]) -> list[str]:
         return []
+
+    @classmethod
+    def odds(cls, candidates: Sequence[Candidate], healthy: Callable[[int], bool]) -> Odds | None:
+        return None
 
 
 def choose_one(

@@ -11,6 +11,7 @@ from policies.base import (
     Candidate,
     Client,
     LoadContext,
+    Odds,
     Selection,
     choose_by_rule,
     is_int,
@@ -47,6 +48,18 @@ class WeightedPolicy(BasePolicy):
             return rng.choice(remaining)
 
         return choose_by_rule(len(candidates), pick, healthy)
+
+    @classmethod
+    def odds(cls, candidates: Sequence[Candidate], healthy: Callable[[int], bool]) -> Odds:
+        """What `select` amounts to: drawing again after an unhealthy pick is drawing
+        among the healthy sets by weight; with no positive weight healthy, equal chances
+        among the healthy; with none healthy, the same rule over all sets."""
+        everyone = range(len(candidates))
+        pool = [i for i in everyone if healthy(i)] or list(everyone)
+        positive = [i for i in pool if candidates[i].routing > 0]
+        if positive:
+            return tuple(((i,), float(candidates[i].routing)) for i in positive)
+        return tuple(((i,), 1.0) for i in pool)
 
     @classmethod
     def describe(cls, candidate: Candidate, client: Client) -> str:

@@ -14,7 +14,7 @@ from dnslib import QTYPE, RCODE, SOA, DNSLabel
 
 import policies
 from healthcheck.view import HealthView
-from policies.base import Client, Selection
+from policies.base import Client, Odds, Selection
 from resolver import names, rdata
 from resolver.names import Name
 from resolver.zone import RecordGroup, RecordSet, Zone, ZoneSet
@@ -33,6 +33,9 @@ class QueryContext:
     client: Client
     health: HealthView
     rng: random.Random
+    # (group, chosen): take this choice for this group instead of asking its policy, to
+    # render each answer a precomputed draw can give.
+    forced: tuple[RecordGroup, tuple[int, ...]] | None = None
 
 
 @dataclass(slots=True)
@@ -105,8 +108,6 @@ class Resolver:
 
     def __init__(self, zone_set: ZoneSet) -> None:
         self.zone_set = zone_set
-        # What policies see of each group, built once per group (groups live as long as
-        # this resolver's zone set).
         self._views: dict[int, list[_PolicyView]] = {}
         self._scratch = Result()
 
@@ -251,12 +252,14 @@ class Resolver:
         policy = policies.get(group.policy)
         assert policy is not None, f"policy {group.policy} vanished after load"
         sets = group.sets
-        views = self._views.get(id(group))
-        if views is None:
-            views = self._views[id(group)] = [_PolicyView(s) for s in sets]
-        selection = policy.select(
-            views, ctx.client, lambda i: self.healthy(sets[i], ctx, result, depth), ctx.rng
-        )
+        views = self._views_of(group)
+        forced = ctx.forced
+        if forced is not None and forced[0] is group:
+            selection = Selection(forced[1])
+        else:
+            selection = policy.select(
+                views, ctx.client, lambda i: self.healthy(sets[i], ctx, result, depth), ctx.rng
+            )
         # Even a decision made only to judge an alias's health shaped the answer.
         result.scope = max(result.scope, selection.scope)
         if policy.name != "simple":
@@ -274,6 +277,21 @@ class Resolver:
         scratch = self._scratch  # what _select notes on the side is not needed here
         scratch.checks.clear()
         return self._select(group, ctx, scratch, 0, record=False).chosen
+
+    def odds(self, group: RecordGroup, ctx: QueryContext, result: Result) -> Odds | None:
+        """The group's policy's odds under the current health (checks noted in result)."""
+        policy = policies.get(group.policy)
+        assert policy is not None, f"policy {group.policy} vanished after load"
+        sets = group.sets
+        return policy.odds(self._views_of(group), lambda i: self.healthy(sets[i], ctx, result))
+
+    def _views_of(self, group: RecordGroup) -> list[_PolicyView]:
+        """What policies see of a group's sets, built once per group (groups live as long
+        as this resolver's zone set)."""
+        views = self._views.get(id(group))
+        if views is None:
+            views = self._views[id(group)] = [_PolicyView(s) for s in group.sets]
+        return views
 
     def direct_group(
         self, labels: tuple[bytes, ...], qtype: int, result: Result

@@ -9,21 +9,26 @@ Nothing a client sends may raise past `handle`.
 
 from __future__ import annotations
 
+import bisect
+import itertools
 import logging
 import random
 import struct
 import time
 from dataclasses import dataclass
+from typing import Any
 
 from dnslib import CLASS, QTYPE, RCODE, RR, TXT, DNSHeader, DNSLabel, DNSQuestion, DNSRecord
 
 from healthcheck.view import HealthView
+from policies.base import Client
 from resolver import ecs, fastpath, opt
 from resolver.cache import AnswerCache
 from resolver.clientinfo import make_client, normalise, source_address
 from resolver.engine import QueryContext, Resolver, Result
 from resolver.location import Locator
 from resolver.metrics import Metrics
+from resolver.zone import RecordGroup
 
 log = logging.getLogger("policydns.handler")
 qlog = logging.getLogger("policydns.query")
@@ -91,13 +96,14 @@ class Handler:
         self.rng = random.Random()
         # One slot is enough: the handler answers one query at a time on the event loop.
         self._note = _Note()
-        self._static_until = 0.0
-        # Replies to exact query bytes (after the ID) whose answer is the same for everyone,
-        # per transport: the cheapest possible hit. Cleared with the cache.
-        self._exact: dict[bool, dict[bytes, tuple[bytes, float, tuple[str, str, str]]]] = {
-            False: {},
-            True: {},
-        }
+        self._reuse = _Reuse()
+        # Finished replies by the exact query bytes after the ID, per transport: the
+        # cheapest possible hit. `_exact` holds answers the bytes alone decide (static
+        # ones, a client's answer when its ECS option decided it, weighted draws); and
+        # `_by_source` answers decided by the packet's source, keyed (source, bytes).
+        # Both are emptied with the cache and on every health change.
+        self._exact: dict[bool, dict[bytes, _Memo]] = {False: {}, True: {}}
+        self._by_source: dict[bool, dict[tuple[str, bytes], _Memo]] = {False: {}, True: {}}
 
     def swap(self, resolver: Resolver) -> None:
         """New zone data: every cached answer came from the old data."""
@@ -111,8 +117,8 @@ class Handler:
         self._clear_exact()
 
     def _clear_exact(self) -> None:
-        for exact in self._exact.values():
-            exact.clear()
+        for table in (*self._exact.values(), *self._by_source.values()):
+            table.clear()
 
     # --- entry point -------------------------------------------------------------------
 
@@ -122,11 +128,19 @@ class Handler:
             return None  # no header, or a response: never answer it (reflection loops)
         start = time.perf_counter()
         known = self._exact[tcp].get(data[2:])
+        if known is None:
+            by_source = self._by_source[tcp]
+            if by_source:
+                known = by_source.get((source, data[2:]))
         if known is not None and known[1] > self.cache.now():
+            reply = known[0]
+            if reply is None:  # a random choice: draw one of its finished replies
+                replies, cumulative, total = known[3]  # type: ignore[misc]
+                reply = replies[bisect.bisect_right(cumulative, self.rng.random() * total)]
             self.cache.hits += 1
             if self.metrics is not None:
                 self.metrics.observe(*known[2], time.perf_counter() - start)
-            return data[:2] + known[0]
+            return data[:2] + reply
         self._note = _Note()
         try:
             query = fastpath.parse_query(data)
@@ -150,20 +164,60 @@ class Handler:
                 subnet = ecs.parse_cached(q.ecs)
             except ecs.EcsError:
                 return None  # the general route answers FORMERR
-        self._static_until = 0.0
+        reuse = self._reuse
+        reuse.until = 0.0
         body, scope = self._answer(q.key, q.labels, q.qtype, IN, source, subnet)
-        opt_rr = fastpath.opt_record(q.do, 0, _ecs_reply(subnet, scope)) if q.edns else None
         limit = 65535 if tcp else fastpath.udp_limit(q.edns, q.udp_size)
-        reply = fastpath.finish(body, q.ident, q.flags, q.question, opt_rr, limit)
-        if self._static_until and not self.log_queries:
-            # The same bytes asked again get the same reply until the answer expires.
-            exact = self._exact[tcp]
-            if len(exact) >= max(self.cache.max_entries, 1):
-                exact.clear()
+
+        def finished(body: bytes, scope: int) -> bytes:
+            opt_rr = fastpath.opt_record(q.do, 0, _ecs_reply(subnet, scope)) if q.edns else None
+            return fastpath.finish(body, q.ident, q.flags, q.question, opt_rr, limit)
+
+        reply = finished(body, scope)
+        if reuse.until and self.cache.max_entries and not self.log_queries:
+            # The same bytes asked again get the same reply (or, for a random choice, a
+            # draw with the same odds) until the answer expires or health changes.
             rcode = str(RCODE.get(reply[3] & 0xF))
             metric = (self._note.qtype, rcode, self._note.policy)
-            exact[data[2:]] = (reply[2:], self._static_until, metric)
+            memo: _Memo = (reply[2:], reuse.until, metric, None)
+            if reuse.draw is not None:
+                bodies = self._draw_bodies(q.key, q.labels, q.qtype, reuse.draw)
+                if bodies is None:
+                    return reply
+                replies = tuple(finished(b, 0)[2:] for b, _ in bodies)
+                cumulative = tuple(itertools.accumulate(weight for _, weight in bodies))
+                memo = (None, reuse.until, metric, (replies, cumulative, cumulative[-1]))
+            if reuse.per_client and subnet is None:
+                _remember(self._by_source[tcp], (source, data[2:]), memo, self.cache.max_entries)
+            else:
+                _remember(self._exact[tcp], data[2:], memo, self.cache.max_entries)
         return reply
+
+    def _draw_bodies(
+        self, key: bytes, labels: tuple[bytes, ...], qtype: int, group: RecordGroup
+    ) -> list[tuple[bytes, float]] | None:
+        """Every body a random group's policy can give now, with its odds; None when the
+        policy cannot list its odds (then each query is decided on its own)."""
+        ctx = QueryContext(Client(None, 0), self.health, self.rng)
+        odds = self.resolver.odds(group, ctx, Result())
+        if odds is None:
+            return None
+        entry = self.cache.get(key)
+        bodies = []
+        for chosen, weight in odds:
+            choices = ((group.name, group.rtype, chosen),)
+            found = entry.variants.get(choices) if entry is not None else None
+            if found is not None:
+                bodies.append((found[0], weight))
+                continue
+            ctx.forced = (group, chosen)
+            result = self.resolver.resolve(DNSLabel(list(labels)), qtype, ctx)
+            body = _render(labels, qtype, IN, result)
+            self.cache.put_variant(
+                key, choices, body, 0, result.min_ttl(), self._note.policy, result.checks
+            )
+            bodies.append((body, weight))
+        return bodies
 
     def _answer(
         self,
@@ -182,11 +236,12 @@ class Handler:
         if subnet is not None:
             note.ecs = f"{subnet.address}/{subnet.source}"
         cache = self.cache
+        reuse = self._reuse
         entry = cache.get(key)
         if entry is not None and not entry.dynamic:
             cache.hits += 1
             note.policy = entry.policy
-            self._static_until = entry.expires
+            reuse.set(entry.expires, False, None)
             return entry.body, 0
         who = _client_bits(source, subnet)
         if entry is not None and entry.scopes and who is not None:
@@ -195,6 +250,7 @@ class Handler:
                 cache.hits += 1
                 note.policy = entry.policy
                 body, decided_scope = found
+                reuse.set(entry.expires, True, None)
                 return body, _reply_scope(decided_scope, subnet, who[0])
         client = make_client(self.locator, source, subnet)
         ctx = QueryContext(client, self.health, self.rng)
@@ -206,6 +262,7 @@ class Handler:
             if found is not None:
                 cache.hits += 1
                 note.policy = entry.policy
+                reuse.set(entry.expires, False, group)
                 return found[0], 0
         result = self.resolver.resolve(DNSLabel(list(labels)), qtype, ctx)
         note.policy = ">".join(result.policies) or "none"
@@ -223,19 +280,23 @@ class Handler:
         body = _render(labels, qtype, qclass, result)
         if result.rcode in (NOERROR, 3) and result.zones:
             ttl = result.min_ttl() if result.answer or result.authority else 0
+            until = cache.now() + ttl if ttl > 0 else 0.0
             if not result.dynamic:
                 cache.put_static(key, body, ttl, note.policy, result.checks)
-                self._static_until = cache.now() + ttl if ttl > 0 else 0.0
+                reuse.set(until, False, None)
             elif not result.random and who is not None:
                 # Decided by client network and health only: reuse it within the scope.
                 cache.put_client(
                     key, who, result.scope, body, result.scope, ttl, note.policy, result.checks
                 )
+                reuse.set(until, True, None)
             else:
                 cache.put_variant(key, choices, body, scope, ttl, note.policy, result.checks)
                 entry = cache.get(key)
                 if entry is not None and entry.direct is None:
                     entry.direct = self.resolver.direct_group(labels, qtype, result)
+                if entry is not None and entry.direct is not None:
+                    reuse.set(until, False, entry.direct)
         return body, scope
 
     # --- everything else ---------------------------------------------------------------
@@ -326,6 +387,30 @@ class Handler:
                 seconds * 1e6,
                 "tcp" if tcp else "udp",
             )
+
+
+@dataclass(slots=True)
+class _Reuse:
+    """Whether the reply being built may answer the same query bytes again, and how."""
+
+    until: float = 0.0  # 0: never; else while the clock is below this
+    per_client: bool = False  # the client decided it: key by source unless ECS did
+    draw: RecordGroup | None = None  # a random choice of this group: memo a draw
+
+    def set(self, until: float, per_client: bool, draw: RecordGroup | None) -> None:
+        self.until, self.per_client, self.draw = until, per_client, draw
+
+
+# A finished reply after the ID (None for a draw), its expiry, its metric labels and,
+# for a random choice, (replies, cumulative weights, total weight).
+_Memo = tuple[bytes | None, float, tuple[str, str, str], tuple | None]
+
+
+def _remember(table: dict, key: Any, memo: _Memo, bound: int) -> None:
+    """Add a memo; a full table starts again empty (the answer cache still holds it all)."""
+    if len(table) >= bound:
+        table.clear()
+    table[key] = memo
 
 
 def _render(labels: tuple[bytes, ...], qtype: int, qclass: int, result: Result) -> bytes:

@@ -166,6 +166,72 @@ def test_repeated_bytes_are_not_served_past_the_ttl(world):
     assert (h.cache.hits, h.cache.misses) == (1, 2)
 
 
+def test_weighted_draws_from_repeated_bytes_follow_health(world):
+    """Identical query bytes keep drawing by weight, and a health change reaches the draw
+    at once: with web-eu down every reply is the US set."""
+    h = handler(world, seed=3)
+    us, eu = bytes([192, 0, 2, 10]), bytes([198, 51, 100, 10])
+    ask = query("www.steer.example", "A", None)
+    replies = [h.handle(ask, "127.0.0.1", False) for _ in range(2000)]
+    assert 0.66 < sum(us in r for r in replies) / 2000 < 0.74
+    assert all(r[:2] == ask[:2] for r in replies)
+    h.health_changed(FixedHealth({"web-eu": False}), ["web-eu"])
+    assert all(us in h.handle(ask, "127.0.0.1", False) for _ in range(300))
+    h.health_changed(FixedHealth({"web-eu": True, "web-us": False}), ["web-eu", "web-us"])
+    assert all(eu in h.handle(ask, "127.0.0.1", False) for _ in range(300))
+
+
+def test_weighted_draws_match_freshly_decided_replies(world):
+    """Every reply a draw can give is byte for byte a reply the policy itself gives."""
+    decided, drawn = handler(world, seed=5), handler(world, seed=5)
+    ask = query("WWW.steer.example", "A", ("10.1.2.0", 24))
+    drawn.handle(ask, "127.0.0.1", False)  # builds the draw for these bytes
+    from_draw = {drawn.handle(ask, "127.0.0.1", False) for _ in range(200)}
+    fresh = set()
+    for _ in range(200):
+        decided.swap(decided.resolver)  # empty caches: every reply decided anew
+        fresh.add(decided.handle(ask, "127.0.0.1", False))
+    assert len(from_draw) == 2
+    assert from_draw == fresh
+
+
+def test_multivalue_stays_random_for_repeated_bytes(world):
+    """Multivalue lists no odds, so identical bytes still get varying answers."""
+    h = handler(world, seed=2)
+    ask = query("pool.steer.example", "A", None)
+    assert len({h.handle(ask, "127.0.0.1", False) for _ in range(100)}) > 1
+
+
+def test_answers_decided_by_the_source_are_kept_per_source(world):
+    """Without ECS the packet source decides: identical bytes from two networks get
+    each their own answer, however they interleave."""
+    h = handler(world)
+    ask = query("geo.steer.example", "A", None)
+    for _ in range(3):
+        assert bytes([192, 0, 2, 41]) in h.handle(ask, "10.1.2.3", False)
+        assert bytes([198, 51, 100, 43]) in h.handle(ask, "10.2.3.4", False)
+        assert bytes([203, 0, 113, 44]) in h.handle(ask, "127.0.0.1", False)
+    assert h.cache.hits >= 6
+
+
+def test_ecs_decided_answers_ignore_the_source(world):
+    """With ECS the option decides, whichever resolver relays it."""
+    h = handler(world)
+    ask = query("geo.steer.example", "A", ("10.2.3.0", 24))
+    for source in ("10.1.2.3", "127.0.0.1", "10.1.2.3"):
+        assert bytes([198, 51, 100, 43]) in h.handle(ask, source, False)
+
+
+def test_no_memo_when_the_cache_is_off(world):
+    """cache.max_entries 0 turns off every reuse, the exact-bytes shortcut included."""
+    h = handler(world)
+    h.cache = AnswerCache(0)
+    ask = query("www.example.com", "A", None)
+    for _ in range(3):
+        h.handle(ask, "127.0.0.1", False)
+    assert (h.cache.hits, h.cache.misses) == (0, 3)
+
+
 class TestAnswerCache:
     def test_entries_expire_with_their_ttl(self):
         """An entry is not served once its TTL has passed."""

@@ -210,6 +210,36 @@ class TestWeightedPolicy:
         assert sel.degraded
         assert len(sel.chosen) == 1
 
+    @pytest.mark.parametrize(
+        ("weights", "down"),
+        [
+            ((70, 30), ()),
+            ((10, 20, 20), (2,)),
+            ((70, 30, 0), (0,)),
+            ((70, 30, 0, 0, 0), (0, 1, 4)),
+            ((70, 30, 0), (0, 1, 2)),
+            ((0, 0, 0, 0), ()),
+            ((0, 5), (1,)),
+        ],
+    )
+    def test_odds_match_what_select_draws(self, weights, down):
+        """The listed odds are the distribution select() draws from, for every health case:
+        same support, and each share within three points over 10,000 draws."""
+        cands = group(WeightedPolicy, *((f"s{i}", w) for i, w in enumerate(weights)))
+        odds = WeightedPolicy.odds(cands, health(*down))
+        total = sum(weight for _, weight in odds)
+        expected = {cands[chosen[0]].set_id: weight / total for chosen, weight in odds}
+        counts = tally(WeightedPolicy, cands, 10_000, down=down)
+        assert set(counts) == set(expected)
+        for set_id, share in expected.items():
+            assert abs(counts[set_id] / 10_000 - share) <= 0.03, (set_id, counts)
+
+    def test_policies_that_look_at_the_client_list_no_odds(self):
+        """Only a choice made by health and chance alone may be drawn from a list."""
+        assert GeolocationPolicy.odds([], health()) is None
+        assert MultivaluePolicy.odds([], health()) is None
+        assert FailoverPolicy.odds([], health()) is None
+
     def test_all_zero_weights_equal_chance(self):
         """All weights 0: every set is chosen with equal chance."""
         cands = group(WeightedPolicy, ("a", 0), ("b", 0), ("c", 0), ("d", 0))
