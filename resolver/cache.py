@@ -22,6 +22,8 @@ from dataclasses import dataclass, field
 from typing import Any
 
 Choices = tuple
+# Bodies, cumulative weights and their total: body i is drawn with weight i's share.
+Draw = tuple[tuple[bytes, ...], tuple[float, ...], float]
 
 
 @dataclass(slots=True)
@@ -39,6 +41,9 @@ class Entry:
     # When the answer is one record group chosen at random (weighted, multivalue at the
     # question's own name), that group: re-deciding it alone picks the variant.
     direct: Any = None
+    # For such a group whose policy lists its odds: every body it can give now, with the
+    # cumulative weights to draw one by (None: not built yet; False: no odds listed).
+    draw: Draw | bool | None = None
 
     @property
     def size(self) -> int:
@@ -139,12 +144,23 @@ class AnswerCache:
             self._insert(key, entry)
         else:
             entry.expires = min(entry.expires, self.now() + ttl)
-            added = frozenset(checks) - entry.checks
-            if added:
-                entry.checks = entry.checks | added
-                for check in added:
-                    self._by_check.setdefault(check, set()).add(key)
+            self._depend(key, entry, checks)
         return entry
+
+    def _depend(self, key: bytes, entry: Entry, checks: Iterable[str]) -> None:
+        added = frozenset(checks) - entry.checks
+        if added:
+            entry.checks = entry.checks | added
+            for check in added:
+                self._by_check.setdefault(check, set()).add(key)
+
+    def put_draw(self, key: bytes, draw: Draw | bool, checks: Iterable[str]) -> None:
+        """Keep a dynamic entry's draw; it goes when any check its odds consulted changes."""
+        entry = self._entries.get(key)
+        if entry is None or not entry.dynamic:
+            return
+        entry.draw = draw
+        self._depend(key, entry, checks)
 
     def drop_checks(self, check_ids: Iterable[str]) -> None:
         """A health check changed: nothing that consulted it may be served again."""

@@ -28,7 +28,6 @@ class Query:
     flags: int
     question: bytes  # wire form of name, type and class, as sent (letter case kept)
     key: bytes  # the question lowercased: name, type and class
-    labels: tuple[bytes, ...]  # lowercase labels
     qtype: int
     edns: bool
     udp_size: int
@@ -44,9 +43,7 @@ def parse_query(data: bytes) -> Query | None:
     ident, flags, qdcount, ancount, nscount, arcount = struct.unpack_from("!6H", data)
     if flags & 0xF800 or qdcount != 1 or ancount or nscount or arcount > 1:
         return None  # a response, another opcode, or more than a plain question
-    labels = []
     pos = 12
-    total = 1
     while True:
         if pos >= size:
             return None
@@ -56,11 +53,9 @@ def parse_query(data: bytes) -> Query | None:
             break
         if length > 63:
             return None  # compression pointer or reserved label type
-        total += length + 1
-        if total > 255 or pos + 1 + length > size:
-            return None
-        labels.append(data[pos + 1 : pos + 1 + length].translate(_LOWER))
         pos += 1 + length
+        if pos - 12 > 254 or pos > size:
+            return None  # the name with its root label would pass 255 octets
     if pos + 4 > size:
         return None
     qtype, qclass = struct.unpack_from("!HH", data, pos)
@@ -88,7 +83,19 @@ def parse_query(data: bytes) -> Query | None:
         edns, do = True, bool(ttl & 0x8000)
     elif pos != size:
         return None
-    return Query(ident, flags, question, key, tuple(labels), qtype, edns, udp_size, do, ecs)
+    return Query(ident, flags, question, key, qtype, edns, udp_size, do, ecs)
+
+
+def labels(key: bytes) -> tuple[bytes, ...]:
+    """The labels of the name a checked question starts with (wanted only on a miss)."""
+    out = []
+    pos = 0
+    length = key[0]
+    while length:
+        out.append(key[pos + 1 : pos + 1 + length])
+        pos += 1 + length
+        length = key[pos]
+    return tuple(out)
 
 
 def opt_record(do: bool, ext_rcode: int = 0, option: bytes = b"") -> bytes:

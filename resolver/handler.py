@@ -23,12 +23,11 @@ from dnslib import CLASS, QTYPE, RCODE, RR, TXT, DNSHeader, DNSLabel, DNSQuestio
 from healthcheck.view import HealthView
 from policies.base import Client
 from resolver import ecs, fastpath, opt
-from resolver.cache import AnswerCache
+from resolver.cache import AnswerCache, Draw, Entry
 from resolver.clientinfo import make_client, normalise, source_address
 from resolver.engine import QueryContext, Resolver, Result
 from resolver.location import Locator
 from resolver.metrics import Metrics
-from resolver.zone import RecordGroup
 
 log = logging.getLogger("policydns.handler")
 qlog = logging.getLogger("policydns.query")
@@ -62,13 +61,25 @@ class Chaos:
 
 @dataclass(slots=True)
 class _Note:
-    """What the query being answered was about, for metrics and the query log."""
+    """What the query being answered was about, for metrics and the query log.
 
-    qname: str = "-"
+    Kept raw (the lowercase question, the subnet) and turned into text only for a log
+    line: formatting per query would cost more than answering from the cache.
+    """
+
+    question: bytes | str = b""  # the lowercase wire question, or the name as text
     qtype: str = "-"
     policy: str = "none"
     scope: int = 0
-    ecs: str = ""
+    subnet: ecs.ClientSubnet | None = None
+
+    def qname(self) -> str:
+        if isinstance(self.question, str):
+            return self.question
+        if not self.question:
+            return "-"
+        text = b".".join(fastpath.labels(self.question)).decode("ascii", "backslashreplace")
+        return text + "."
 
 
 class Handler:
@@ -166,7 +177,7 @@ class Handler:
                 return None  # the general route answers FORMERR
         reuse = self._reuse
         reuse.until = 0.0
-        body, scope = self._answer(q.key, q.labels, q.qtype, IN, source, subnet)
+        body, scope = self._answer(q.key, None, q.qtype, IN, source, subnet)
         limit = 65535 if tcp else fastpath.udp_limit(q.edns, q.udp_size)
 
         def finished(body: bytes, scope: int) -> bytes:
@@ -181,60 +192,62 @@ class Handler:
             metric = (self._note.qtype, rcode, self._note.policy)
             memo: _Memo = (reply[2:], reuse.until, metric, None)
             if reuse.draw is not None:
-                bodies = self._draw_bodies(q.key, q.labels, q.qtype, reuse.draw)
-                if bodies is None:
-                    return reply
-                replies = tuple(finished(b, 0)[2:] for b, _ in bodies)
-                cumulative = tuple(itertools.accumulate(weight for _, weight in bodies))
-                memo = (None, reuse.until, metric, (replies, cumulative, cumulative[-1]))
+                bodies, cumulative, total = reuse.draw
+                replies = tuple(finished(body, 0)[2:] for body in bodies)
+                memo = (None, reuse.until, metric, (replies, cumulative, total))
             if reuse.per_client and subnet is None:
                 _remember(self._by_source[tcp], (source, data[2:]), memo, self.cache.max_entries)
             else:
                 _remember(self._exact[tcp], data[2:], memo, self.cache.max_entries)
         return reply
 
-    def _draw_bodies(
-        self, key: bytes, labels: tuple[bytes, ...], qtype: int, group: RecordGroup
-    ) -> list[tuple[bytes, float]] | None:
-        """Every body a random group's policy can give now, with its odds; None when the
-        policy cannot list its odds (then each query is decided on its own)."""
+    def _build_draw(self, key: bytes, entry: Entry) -> Draw | bool:
+        """Every body a random group's policy can give now, with its odds, kept on the
+        entry; False when the policy lists no odds (then each query runs the policy)."""
+        group = entry.direct
         ctx = QueryContext(Client(None, 0), self.health, self.rng)
-        odds = self.resolver.odds(group, ctx, Result())
+        consulted = Result()
+        odds = self.resolver.odds(group, ctx, consulted)
         if odds is None:
-            return None
-        entry = self.cache.get(key)
+            self.cache.put_draw(key, False, ())
+            return False
+        labels = fastpath.labels(key)
         bodies = []
-        for chosen, weight in odds:
+        for chosen, _ in odds:
             choices = ((group.name, group.rtype, chosen),)
-            found = entry.variants.get(choices) if entry is not None else None
+            found = entry.variants.get(choices)
             if found is not None:
-                bodies.append((found[0], weight))
+                bodies.append(found[0])
                 continue
             ctx.forced = (group, chosen)
-            result = self.resolver.resolve(DNSLabel(list(labels)), qtype, ctx)
-            body = _render(labels, qtype, IN, result)
-            self.cache.put_variant(
-                key, choices, body, 0, result.min_ttl(), self._note.policy, result.checks
-            )
-            bodies.append((body, weight))
-        return bodies
+            result = self.resolver.resolve(DNSLabel(list(labels)), group.rtype, ctx)
+            body = _render(labels, group.rtype, IN, result)
+            ttl = result.min_ttl()
+            self.cache.put_variant(key, choices, body, 0, ttl, entry.policy, result.checks)
+            bodies.append(body)
+        cumulative = tuple(itertools.accumulate(weight for _, weight in odds))
+        draw = (tuple(bodies), cumulative, cumulative[-1])
+        self.cache.put_draw(key, draw, consulted.checks)
+        return draw
 
     def _answer(
         self,
         key: bytes,
-        labels: tuple[bytes, ...],
+        labels: tuple[bytes, ...] | None,
         qtype: int,
         qclass: int,
         source: str,
         subnet: ecs.ClientSubnet | None,
     ) -> tuple[bytes, int]:
-        """The reply body (no OPT, lowercase question) and the ECS scope it depends on."""
+        """The reply body (no OPT, lowercase question) and the ECS scope it depends on.
+
+        `key` is the lowercase wire question; `labels` its name's labels, if already known.
+        """
         note = self._note
-        if note.qname == "-":
-            note.qname = b".".join(labels).decode("ascii", "backslashreplace") + "."
-            note.qtype = str(QTYPE.get(qtype))
-        if subnet is not None:
-            note.ecs = f"{subnet.address}/{subnet.source}"
+        if not note.question:
+            note.question = key
+            note.qtype = _qtype_name(qtype)
+        note.subnet = subnet
         cache = self.cache
         reuse = self._reuse
         entry = cache.get(key)
@@ -255,15 +268,24 @@ class Handler:
         client = make_client(self.locator, source, subnet)
         ctx = QueryContext(client, self.health, self.rng)
         if entry is not None and entry.direct is not None:
-            # A random choice within one group: decide just that, find its encoding.
-            group = entry.direct
-            chosen = self.resolver.choose(group, ctx)
-            found = entry.variants.get(((group.name, group.rtype, chosen),))
-            if found is not None:
+            # A random choice within one group: draw by its odds, or decide just that group.
+            draw = entry.draw if entry.draw is not None else self._build_draw(key, entry)
+            if draw:
+                bodies, cumulative, total = draw  # type: ignore[misc]
+                body = bodies[bisect.bisect_right(cumulative, self.rng.random() * total)]
+            else:
+                group = entry.direct
+                chosen = self.resolver.choose(group, ctx)
+                found = entry.variants.get(((group.name, group.rtype, chosen),))
+                body = found[0] if found is not None else None
+            if body is not None:
                 cache.hits += 1
                 note.policy = entry.policy
-                reuse.set(entry.expires, False, group)
-                return found[0], 0
+                if draw:
+                    reuse.set(entry.expires, False, draw)  # type: ignore[arg-type]
+                return body, 0
+        if labels is None:
+            labels = fastpath.labels(key)
         result = self.resolver.resolve(DNSLabel(list(labels)), qtype, ctx)
         note.policy = ">".join(result.policies) or "none"
         note.scope = result.scope
@@ -295,8 +317,10 @@ class Handler:
                 entry = cache.get(key)
                 if entry is not None and entry.direct is None:
                     entry.direct = self.resolver.direct_group(labels, qtype, result)
-                if entry is not None and entry.direct is not None:
-                    reuse.set(until, False, entry.direct)
+                    if entry.direct is not None:
+                        draw = self._build_draw(key, entry)
+                        if draw:
+                            reuse.set(until, False, draw)  # type: ignore[arg-type]
         return body, scope
 
     # --- everything else ---------------------------------------------------------------
@@ -317,8 +341,8 @@ class Handler:
         if not _valid_name(labels):
             return _header_only(ident, flags, FORMERR)
         qtype, qclass = int(question.qtype), int(question.qclass)
-        self._note.qname = str(question.qname)
-        self._note.qtype = str(QTYPE.get(qtype))
+        self._note.question = str(question.qname)
+        self._note.qtype = _qtype_name(qtype)
         wire_question = _question_wire(labels, qtype, qclass)
         opts = [rr for rr in request.ar if rr.rtype == OPT]
         edns = opts[0] if opts else None
@@ -375,11 +399,12 @@ class Handler:
         if self.metrics is not None:
             self.metrics.observe(note.qtype, rcode, note.policy, seconds)
         if self.log_queries:
+            subnet = note.subnet
             qlog.info(
                 "query client=%s%s name=%s type=%s rcode=%s policy=%s scope=%s us=%.0f %s",
                 source,
-                f" ecs={note.ecs}" if note.ecs else "",
-                note.qname,
+                f" ecs={subnet.address}/{subnet.source}" if subnet is not None else "",
+                note.qname(),
                 note.qtype,
                 rcode,
                 note.policy,
@@ -395,9 +420,9 @@ class _Reuse:
 
     until: float = 0.0  # 0: never; else while the clock is below this
     per_client: bool = False  # the client decided it: key by source unless ECS did
-    draw: RecordGroup | None = None  # a random choice of this group: memo a draw
+    draw: Draw | None = None  # a random choice: memo every reply it can give
 
-    def set(self, until: float, per_client: bool, draw: RecordGroup | None) -> None:
+    def set(self, until: float, per_client: bool, draw: Draw | None) -> None:
         self.until, self.per_client, self.draw = until, per_client, draw
 
 
@@ -411,6 +436,17 @@ def _remember(table: dict, key: Any, memo: _Memo, bound: int) -> None:
     if len(table) >= bound:
         table.clear()
     table[key] = memo
+
+
+_QTYPE_NAMES: dict[int, str] = {}
+
+
+def _qtype_name(qtype: int) -> str:
+    """The type's mnemonic (TYPE123 when unknown), looked up once per type."""
+    name = _QTYPE_NAMES.get(qtype)
+    if name is None:
+        name = _QTYPE_NAMES[qtype] = str(QTYPE.get(qtype))
+    return name
 
 
 def _render(labels: tuple[bytes, ...], qtype: int, qclass: int, result: Result) -> bytes:

@@ -181,6 +181,25 @@ def test_weighted_draws_from_repeated_bytes_follow_health(world):
     assert all(eu in h.handle(ask, "127.0.0.1", False) for _ in range(300))
 
 
+def test_weighted_draw_kept_in_the_cache_follows_health(world):
+    """Queries whose bytes all differ (0x20 letter case) skip the exact-bytes memo but
+    draw from the cached odds; a change of a check only the odds consulted reaches them."""
+    h = handler(world, seed=4)
+    us, eu = bytes([192, 0, 2, 10]), bytes([198, 51, 100, 10])
+    rng = random.Random(9)
+
+    def ask() -> bytes:
+        name = "".join(c.upper() if rng.random() < 0.5 else c for c in "www.steer.example")
+        return h.handle(query(name, "A", None), "127.0.0.1", False)
+
+    replies = [ask() for _ in range(1500)]
+    assert 0.65 < sum(us in r for r in replies) / 1500 < 0.75
+    key = query("www.steer.example", "A", None)[12:-11]  # the question, lowercase
+    assert h.cache.get(key).checks == {"web-us", "web-eu"}
+    h.health_changed(FixedHealth({"web-us": False}), ["web-us"])
+    assert all(eu in ask() for _ in range(300))
+
+
 def test_weighted_draws_match_freshly_decided_replies(world):
     """Every reply a draw can give is byte for byte a reply the policy itself gives."""
     decided, drawn = handler(world, seed=5), handler(world, seed=5)
