@@ -150,7 +150,7 @@ class Handler:
                 reply = replies[bisect.bisect_right(cumulative, self.rng.random() * total)]
             self.cache.hits += 1
             if self.metrics is not None:
-                self.metrics.observe(*known[2], time.perf_counter() - start)
+                self.metrics.observe(known[2], time.perf_counter() - start)
             return data[:2] + reply
         self._note = _Note()
         try:
@@ -397,7 +397,7 @@ class Handler:
         note = self._note
         rcode = str(RCODE.get(reply[3] & 0xF))
         if self.metrics is not None:
-            self.metrics.observe(note.qtype, rcode, note.policy, seconds)
+            self.metrics.observe((note.qtype, rcode, note.policy), seconds)
         if self.log_queries:
             subnet = note.subnet
             qlog.info(
