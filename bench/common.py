@@ -1,20 +1,27 @@
 """Shared helpers for the benchmarks: start policydns pinned to a core, read its CPU time,
-run dnsperf and parse what it prints. Only public tools: dnsperf (Debian) and taskset."""
+run dnsperf and parse what it prints, build query files in dnsperf's binary (-B) format.
+Only public tools: dnsperf (Debian) and taskset."""
 
 from __future__ import annotations
 
+import ipaddress
 import os
 import re
 import shutil
+import socket
 import statistics
+import struct
 import subprocess
 import sys
 import time
-from dataclasses import dataclass
+from collections.abc import Iterable
+from dataclasses import dataclass, field
 from pathlib import Path
 
+from dnslib import EDNS0, QTYPE, RCODE, DNSRecord, EDNSOption
+
 REPO = Path(__file__).resolve().parent.parent
-LISTEN = re.compile(r"listening on udp\+tcp 127\.0\.0\.1:(\d+)")
+LISTEN = re.compile(r"listening on udp(?:\+tcp)? 127\.0\.0\.1:(\d+)")
 TICKS = os.sysconf("SC_CLK_TCK")
 
 
@@ -29,6 +36,67 @@ def ensure_dnsperf() -> str:
     return path
 
 
+def address_for(name: str) -> str:
+    """The fixed address the baselines answer for NAME (n17.bench.test -> 192.0.2.18): the
+    first value policydns serves for it in the generated zone."""
+    digits = re.match(r"[a-z]+(\d+)", name.lower())
+    return f"192.0.2.{int(digits.group(1)) % 250 + 1 if digits else 254}"
+
+
+def wire_query(name: str, subnet: str | None = None) -> bytes:
+    """NAME A as dnslib builds it (RD set, ID 0: dnsperf writes its own), and with SUBNET
+    (e.g. "10.1.2.0/24") an EDNS0 OPT record carrying that EDNS Client Subnet (option 8,
+    family 1, scope 0, the address cut to the source prefix)."""
+    query = DNSRecord.question(name, "A")
+    query.header.id = 0
+    if subnet is not None:
+        network = ipaddress.ip_network(subnet)
+        length = network.prefixlen
+        data = struct.pack("!HBB", 1, length, 0) + network.network_address.packed[: -(-length // 8)]
+        query.add_ar(EDNS0(udp_len=1232, opts=[EDNSOption(8, data)]))
+    return bytes(query.pack())
+
+
+def write_queries(path: Path, queries: Iterable[bytes]) -> int:
+    """A dnsperf -B file: every message preceded by its 2-byte big-endian length."""
+    count = 0
+    with open(path, "wb") as out:
+        for wire in queries:
+            out.write(struct.pack("!H", len(wire)) + wire)
+            count += 1
+    return count
+
+
+def read_queries(path: Path) -> list[bytes]:
+    """The messages of a dnsperf -B file."""
+    data = Path(path).read_bytes()
+    out, at = [], 0
+    while at + 2 <= len(data):
+        (length,) = struct.unpack_from("!H", data, at)
+        out.append(data[at + 2 : at + 2 + length])
+        at += 2 + length
+    return out
+
+
+def ask(port: int, name: str, subnet: str | None = None, timeout: float = 1) -> DNSRecord:
+    """One UDP query to 127.0.0.1:PORT (for readiness and sanity checks)."""
+    with socket.socket(socket.AF_INET, socket.SOCK_DGRAM) as udp:
+        udp.settimeout(timeout)
+        udp.sendto(wire_query(name, subnet), ("127.0.0.1", port))
+        return DNSRecord.parse(udp.recv(65535))
+
+
+def answers(reply: DNSRecord) -> str:
+    """RCODE and A addresses of a reply, e.g. "NOERROR 192.0.2.1"."""
+    found = [str(rr.rdata) for rr in reply.rr if rr.rtype == QTYPE.A]
+    return " ".join([RCODE.get(reply.header.rcode), *found])
+
+
+def find_program(name: str) -> str | None:
+    """NAME on PATH, or in the sbin directories a non-root PATH may lack."""
+    return shutil.which(name) or shutil.which(name, path="/usr/sbin:/sbin:/usr/local/sbin")
+
+
 @dataclass
 class Server:
     proc: subprocess.Popen
@@ -36,13 +104,21 @@ class Server:
     log: Path
 
     def cpu_seconds(self) -> float:
-        """User + system CPU of the server and its worker processes so far (from /proc)."""
-        pid = self.proc.pid
-        children = Path(f"/proc/{pid}/task/{pid}/children").read_text().split()
-        total = 0
-        for each in (pid, *map(int, children)):
-            fields = Path(f"/proc/{each}/stat").read_text().rsplit(")", 1)[1].split()
+        """User + system CPU of the server and all its descendants (worker processes; NSD
+        forks grandchildren) so far, from /proc; stat covers every thread of a process."""
+        pids, total = [self.proc.pid], 0
+        for pid in pids:  # grows as it goes: breadth first over the process tree
+            try:
+                fields = Path(f"/proc/{pid}/stat").read_text().rsplit(")", 1)[1].split()
+                tasks = list(Path(f"/proc/{pid}/task").iterdir())
+            except OSError:  # exited meanwhile
+                continue
             total += int(fields[11]) + int(fields[12])
+            for task in tasks:
+                try:
+                    pids += map(int, (task / "children").read_text().split())
+                except OSError:
+                    pass
         return total / TICKS
 
     def stop(self) -> None:
@@ -57,11 +133,15 @@ class Server:
 def start_server(
     args: list[str],
     log: Path,
-    core: int | None = 1,
+    core: int | str | None = 1,
     timeout: float = 60,
     cmd: list[str] | None = None,
+    probe: tuple[int, str] | None = None,
 ) -> Server:
-    """policydns serve ARGS (or another server's command line), pinned to `core`."""
+    """policydns serve ARGS (or another server's command line), pinned to `core`.
+
+    Ready when the log says "listening on udp+tcp 127.0.0.1:PORT", or, for a server that
+    does not say so, when `probe` (port, name) answers a query for the name with NOERROR."""
     if cmd is None:
         cmd = [sys.executable, "-m", "resolver", "serve", "--listen", "127.0.0.1:0", "--no-http"]
         cmd += args
@@ -71,9 +151,16 @@ def start_server(
     proc = subprocess.Popen(cmd, stdout=out, stderr=subprocess.STDOUT, cwd=REPO)
     deadline = time.monotonic() + timeout
     while time.monotonic() < deadline:
-        found = LISTEN.search(log.read_text(errors="replace"))
-        if found:
-            return Server(proc, int(found.group(1)), log)
+        if probe is not None:
+            try:
+                if ask(probe[0], probe[1], timeout=0.2).header.rcode == 0:
+                    return Server(proc, probe[0], log)
+            except OSError:  # refused or timed out: not up yet
+                pass
+        else:
+            found = LISTEN.search(log.read_text(errors="replace"))
+            if found:
+                return Server(proc, int(found.group(1)), log)
         if proc.poll() is not None:
             raise RuntimeError(log.read_text())
         time.sleep(0.05)
@@ -88,6 +175,7 @@ class PerfResult:
     lost: int
     qps: float
     latencies_ms: list[float]
+    rcodes: dict[str, int] = field(default_factory=dict)  # "Response codes:" of dnsperf
 
     @property
     def median_ms(self) -> float:
@@ -109,7 +197,11 @@ def dnsperf(
     core: int | None = 0,
     extra: list[str] | None = None,
     verbose: bool = True,
+    binary: bool = False,
+    passes: int | None = None,
 ) -> PerfResult:
+    """dnsperf against 127.0.0.1:PORT for SECONDS (at most `passes` times through the
+    file if given); `binary`: QUERIES is a -B file of wire messages, not "name type" lines."""
     cmd = [
         ensure_dnsperf(),
         "-s",
@@ -130,6 +222,10 @@ def dnsperf(
     ]
     if rate:
         cmd += ["-Q", str(rate)]
+    if binary:
+        cmd.append("-B")
+    if passes is not None:
+        cmd += ["-n", str(passes)]
     if verbose:
         cmd.append("-v")
     if core is not None and shutil.which("taskset"):
@@ -141,10 +237,16 @@ def dnsperf(
         found = re.search(rf"{label}:\s+([\d.]+)", out)
         return float(found.group(1)) if found else 0.0
 
+    codes = re.search(r"^\s*Response codes:(.*)$", out, re.M)
+    rcodes = {
+        code: int(count)
+        for code, count in re.findall(r"([A-Z]+) (\d+) \(", codes.group(1) if codes else "")
+    }
     return PerfResult(
         int(number("Queries sent")),
         int(number("Queries completed")),
         int(number("Queries lost")),
         number("Queries per second"),
         latencies,
+        rcodes,
     )

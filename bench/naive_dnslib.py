@@ -1,5 +1,9 @@
-"""The naive baseline: dnslib's own threaded DNSServer answering the same names.
-Run: python bench/naive_dnslib.py ZONE_NAMES_FILE PORT"""
+"""The naive baseline: dnslib's own threaded DNSServer (UDP) answering the same names.
+
+Parse, look up, pack: every name of the zone (n*, w* and g*) has one fixed A record, the
+address the ceiling answers too; no routing, no EDNS in the reply.
+Run: python -m bench.naive_dnslib ZONE_NAMES_FILE PORT
+(prints "listening on udp 127.0.0.1:PORT": UDP only)"""
 
 from __future__ import annotations
 
@@ -10,13 +14,12 @@ from pathlib import Path
 from dnslib import QTYPE, RR, A
 from dnslib.server import BaseResolver, DNSLogger, DNSServer
 
+from bench.common import address_for
+
 
 class TableResolver(BaseResolver):
     def __init__(self, names: list[str]) -> None:
-        self.table = {
-            name.lower().rstrip(".") + ".": A(f"192.0.2.{i % 250 + 1}")
-            for i, name in enumerate(names)
-        }
+        self.table = {name.lower().rstrip(".") + ".": A(address_for(name)) for name in names}
 
     def resolve(self, request, handler):
         reply = request.reply()
@@ -36,7 +39,7 @@ def main() -> None:
         logger=DNSLogger("-request,-reply,-truncated,-error,-recv,-send,-data"),
     )
     server.start_thread()
-    print(f"listening on udp+tcp 127.0.0.1:{port}", flush=True)
+    print(f"listening on udp 127.0.0.1:{port}", flush=True)
     while True:
         time.sleep(3600)
 

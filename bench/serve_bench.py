@@ -1,35 +1,85 @@
-"""Throughput and cost per query: policydns against the Python ceiling and naive dnslib.
+"""Throughput and cost per query: policydns against the uvloop ceiling, a naive dnslib
+server and Debian's Knot DNS or NSD when installed, all in one run.
 
-Serves a generated zone of 10,000 simple names (plus 100 weighted and 100 geolocation
-names) and measures with dnsperf, the server pinned to core 1 and dnsperf to core 0:
-queries per second, server CPU microseconds per answered query (from /proc), and p99
-latency, median over rounds, all servers measured in the same run. Baselines:
-- ceiling: bench/ceiling.py, uvloop answering from a dict of encoded replies;
-- naive: dnslib's threaded DNSServer (bench/naive_dnslib.py).
-Also the load time and memory of a 100,000-record-set zone.
+Serves a generated zone, bench.test: 10,000 simple names n0..n9999, 100 weighted names
+w0..w99 (70/30) and 100 geolocation names g0..g99 (US / EU / the rest). Measures with
+dnsperf (installed from Debian if missing), the server pinned to core 1 and dnsperf to
+core 0. The query files are dnsperf binary (-B) files built with dnslib, so that every
+query can carry its own EDNS Client Subnet option; every random choice has a fixed seed:
+- simple: the 10,000 n* names, shuffled, no EDNS;
+- weighted: the 100 w* names, no EDNS;
+- geo + ECS: 10,000 random (g* name, client subnet) pairs over 1,000 distinct /24
+  subnets, each query with an ECS option for its subnet: 500 subnets in 10.1.0.0/16 and
+  10.2.0.0/16, which the bench config maps to the US, and 500 spread over other 10.x
+  networks that are not mapped (answered from the catch-all set);
+- mix: 10,000 queries, 80% simple, 10% weighted, 10% geo + ECS, shuffled.
+Servers, each answering every load:
+- ceiling: bench/ceiling.py, uvloop answering from a dict of replies pre-encoded for
+  every distinct query of the files, found by the bytes after the ID, ID patched;
+- naive dnslib: bench/naive_dnslib.py, dnslib's threaded DNSServer with a table of one
+  fixed A record per name (parse, look up, pack; UDP only);
+- policydns: python -m resolver serve, one process; and with --workers 2 (its two
+  workers get both cores, which dnsperf shares) on "simple x4";
+- knotd or nsd, if on PATH: the same names as plain A records from an RFC 1035 zone file,
+  one UDP worker, on the simple and mix loads (never installed by this script).
+Besides the UDP loads: "simple" over TCP (-m tcp, one connection, up to 200 queries
+pipelined) and "simple x4" (4 dnsperf clients, -c 4).
+Warm-up: before every measured run the same dnsperf command makes one untimed pass
+through the file (-n 1), so the figures are steady state (the policydns answer cache full).
+Reported, medians over rounds: queries per second; server CPU microseconds per answered
+query (user + system from /proc, all threads and worker processes); p99 latency (from
+dnsperf -v); CPU/q as a ratio to the ceiling on the same load and transport; qps as a
+ratio to naive dnslib on the same load; the share of queries answered NOERROR.
+Also the load time and memory of a 100,000-record-set zone (--skip-big to skip).
 
-Run:  python -m bench.serve_bench [--rounds 5] [--seconds 10] [--skip-big]
+Run:  python -m bench.serve_bench [--rounds 3] [--seconds 10] [--skip-big]
+                                  [--only simple,weighted,geo,mix,tcp,x4]
 """
 
 from __future__ import annotations
 
 import argparse
 import random
+import shutil
 import socket
 import statistics
 import sys
 import tempfile
 import time
+from dataclasses import dataclass
 from pathlib import Path
 
-from bench.common import REPO, Server, dnsperf, ensure_dnsperf, start_server
+from bench.common import (
+    Server,
+    address_for,
+    answers,
+    ask,
+    dnsperf,
+    ensure_dnsperf,
+    find_program,
+    start_server,
+    wire_query,
+    write_queries,
+)
 
 NAMES = 10_000
-ECS_HEX = "00011800" + "0a0102"  # family 1, /24, scope 0, 10.1.2.0
+ZONE = "bench.test"
+SEED = 1
+US_NETWORKS = ("10.1.0.0/16", "10.2.0.0/16")  # the bench config maps these to the US
+SUBNETS = 1_000  # distinct client /24s in the geo + ECS load, half of them in US_NETWORKS
+MIX = {"simple": 80, "weighted": 10, "geo + ECS": 10}  # percent of the mix load
+LOADS = {  # load: (query file, extra dnsperf arguments, --only key)
+    "simple": ("simple", [], "simple"),
+    "weighted": ("weighted", [], "weighted"),
+    "geo + ECS": ("geo", [], "geo"),
+    "mix": ("mix", [], "mix"),
+    "simple x4": ("simple", ["-c", "4"], "x4"),  # four source ports: SO_REUSEPORT spreads them
+}
 
 
 def write_zone(directory: Path, names: int, extra: bool = True) -> list[str]:
-    lines = ["zone: bench.test", "ttl: 300", "records:"]
+    """The policydns YAML zone; returns every name in it."""
+    lines = [f"zone: {ZONE}", "ttl: 300", "records:"]
     for i in range(names):
         lines.append(f"  n{i}: [{{type: A, values: [192.0.2.{i % 250 + 1}]}}]")
     if extra:
@@ -47,116 +97,301 @@ def write_zone(directory: Path, names: int, extra: bool = True) -> list[str]:
                     f"    - {{type: A, set_id: {set_id}, geolocation: {where}, "
                     f"values: [{net}.{i + 1}]}}"
                 )
-    (directory / "bench.test.yaml").write_text("\n".join(lines) + "\n")
-    return [f"n{i}.bench.test" for i in range(names)]
+    (directory / f"{ZONE}.yaml").write_text("\n".join(lines) + "\n")
+    simple = [f"n{i}.{ZONE}" for i in range(names)]
+    if not extra:
+        return simple
+    return simple + [f"{kind}{i}.{ZONE}" for kind in "wg" for i in range(100)]
+
+
+def write_rfc1035_zone(path: Path, names: list[str]) -> None:
+    """The same names, each one plain A record (the first policydns value), for knot / nsd."""
+    lines = [
+        f"$ORIGIN {ZONE}.",
+        "$TTL 300",
+        f"@ SOA ns.{ZONE}. hostmaster.{ZONE}. 1 3600 600 86400 300",
+        "@ NS ns",
+        "ns A 192.0.2.254",
+    ]
+    lines += [f"{name.split('.')[0]} A {address_for(name)}" for name in names]
+    path.write_text("\n".join(lines) + "\n")
+
+
+def client_subnets(rng: random.Random) -> tuple[list[str], list[str]]:
+    """(mapped to the US, unmapped): SUBNETS distinct /24s, half in US_NETWORKS."""
+    us = [f"10.{1 + k // 256}.{k % 256}.0/24" for k in range(SUBNETS // 2)]
+    others = rng.sample(range(3 * 256, 256 * 256), SUBNETS - len(us))
+    return us, [f"10.{k // 256}.{k % 256}.0/24" for k in others]
+
+
+def write_query_files(work: Path, names: list[str]) -> dict[str, Path]:
+    rng = random.Random(SEED)
+    simple = [n for n in names if n.startswith("n")]
+    weighted = [n for n in names if n.startswith("w")]
+    geo = [n for n in names if n.startswith("g")]
+    us, unmapped = client_subnets(rng)
+    subnets = us + unmapped
+
+    def geo_query() -> bytes:
+        return wire_query(rng.choice(geo), rng.choice(subnets))
+
+    mix = (
+        [wire_query(rng.choice(simple)) for _ in range(100 * MIX["simple"])]
+        + [wire_query(rng.choice(weighted)) for _ in range(100 * MIX["weighted"])]
+        + [geo_query() for _ in range(100 * MIX["geo + ECS"])]
+    )
+    rng.shuffle(mix)
+    loads = {
+        "simple": [wire_query(n) for n in rng.sample(simple, len(simple))],
+        "weighted": [wire_query(n) for n in weighted],
+        "geo": [geo_query() for _ in range(10_000)],
+        "mix": mix,
+    }
+    files = {}
+    for kind, queries in loads.items():
+        files[kind] = work / f"{kind}.bin"
+        write_queries(files[kind], queries)
+    return files
 
 
 def free_port() -> int:
-    with socket.socket(socket.AF_INET, socket.SOCK_DGRAM) as udp:
-        udp.bind(("127.0.0.1", 0))
-        return udp.getsockname()[1]
+    """A port free for both UDP and TCP on 127.0.0.1."""
+    while True:
+        with socket.socket(socket.AF_INET, socket.SOCK_DGRAM) as udp:
+            udp.bind(("127.0.0.1", 0))
+            port = udp.getsockname()[1]
+            with socket.socket(socket.AF_INET, socket.SOCK_STREAM) as tcp:
+                try:
+                    tcp.bind(("127.0.0.1", port))
+                except OSError:
+                    continue
+                return port
+
+
+def knot_config(directory: Path, port: int, zone_file: Path) -> list[str]:
+    """Knot DNS on 127.0.0.1:PORT, one UDP worker, everything under DIRECTORY."""
+    (directory / "db").mkdir()
+    conf = directory / "knot.conf"
+    conf.write_text(
+        f"server:\n"
+        f'    rundir: "{directory}"\n'
+        f"    listen: 127.0.0.1@{port}\n"
+        f"    udp-workers: 1\n"
+        f"    tcp-workers: 1\n"
+        f"    background-workers: 1\n"
+        f"database:\n"
+        f'    storage: "{directory / "db"}"\n'
+        f"log:\n"
+        f"  - target: stderr\n"
+        f"    any: notice\n"
+        f"zone:\n"
+        f"  - domain: {ZONE}\n"
+        f'    storage: "{directory}"\n'
+        f'    file: "{zone_file}"\n'
+    )
+    return [find_program("knotd") or "knotd", "-c", str(conf)]
+
+
+def nsd_config(directory: Path, port: int, zone_file: Path) -> list[str]:
+    """NSD on 127.0.0.1:PORT, one server process, everything under DIRECTORY."""
+    conf = directory / "nsd.conf"
+    conf.write_text(
+        f"server:\n"
+        f"    ip-address: 127.0.0.1@{port}\n"
+        f"    port: {port}\n"
+        f"    server-count: 1\n"
+        f'    username: ""\n'
+        f'    chroot: ""\n'
+        f'    zonesdir: "{directory}"\n'
+        f'    database: ""\n'
+        f'    pidfile: "{directory / "nsd.pid"}"\n'
+        f'    xfrdfile: "{directory / "xfrd.state"}"\n'
+        f'    xfrdir: "{directory}"\n'
+        f'    zonelistfile: "{directory / "zone.list"}"\n'
+        f"    verbosity: 1\n"
+        f"remote-control:\n"
+        f"    control-enable: no\n"
+        f"zone:\n"
+        f"    name: {ZONE}\n"
+        f'    zonefile: "{zone_file}"\n'
+    )
+    return [find_program("nsd") or "nsd", "-d", "-c", str(conf)]
+
+
+OTHERS = {"knotd": knot_config, "nsd": nsd_config}
+
+
+@dataclass(frozen=True)
+class Row:
+    server: str
+    load: str
+    proto: str = "udp"
+
+    @property
+    def key(self) -> str:
+        return "tcp" if self.proto == "tcp" else LOADS[self.load][2]
+
+
+def plan(others: list[str], only: set[str] | None) -> list[Row]:
+    rows = []
+    for load in ("simple", "weighted", "geo + ECS", "mix"):
+        rows += [Row("ceiling", load), Row("naive dnslib", load), Row("policydns", load)]
+        if load in ("simple", "mix"):
+            rows += [Row(other, load) for other in others]
+    rows += [Row("ceiling", "simple", "tcp"), Row("policydns", "simple", "tcp")]
+    rows += [Row(kind, "simple x4") for kind in ("ceiling", "naive dnslib", "policydns")]
+    rows.append(Row("policydns -w2", "simple x4"))
+    return [row for row in rows if only is None or row.key in only]
+
+
+def launch(kind: str, work: Path, files: dict[str, Path], config: Path) -> Server:
+    """Start one server of the table on a free port, pinned as the docstring says."""
+    port = free_port()
+    if kind.startswith("policydns"):
+        workers = ["--workers", "2"] if kind.endswith("-w2") else []
+        # Two workers get both cores (the kernel places them; dnsperf shares core 0).
+        return start_server(
+            ["--config", str(config), "--zones", str(work / "zones"), *workers],
+            work / "policydns.log",
+            core="0,1" if workers else 1,
+        )
+    if kind in OTHERS:
+        directory = Path(tempfile.mkdtemp(prefix=f"{kind}-", dir=work))
+        cmd = OTHERS[kind](directory, port, work / f"{ZONE}.zone")
+        return start_server([], directory / "log", cmd=cmd, probe=(port, f"n0.{ZONE}"))
+    if kind == "ceiling":
+        args = [str(port), *map(str, files.values())]
+    else:
+        args = [str(work / "names.txt"), str(port)]
+    module = "bench.ceiling" if kind == "ceiling" else "bench.naive_dnslib"
+    return start_server([], work / f"{module}.log", cmd=[sys.executable, "-m", module, *args])
 
 
 def measure(
     server: Server, queries: Path, seconds: float, extra: list[str]
-) -> tuple[float, float, float]:
-    """(qps, server CPU us per answered query, p99 ms) for one dnsperf run."""
+) -> tuple[float, float, float, float]:
+    """(qps, server CPU us per answered query, p99 ms, NOERROR share of queries sent) for
+    one dnsperf run, after one untimed warm-up pass through the file."""
+    dnsperf(server.port, queries, seconds, extra=extra, binary=True, passes=1, verbose=False)
     cpu0 = server.cpu_seconds()
-    result = dnsperf(server.port, queries, seconds, extra=extra)
+    result = dnsperf(server.port, queries, seconds, extra=extra, binary=True)
     cpu = server.cpu_seconds() - cpu0
-    return result.qps, cpu / max(result.completed, 1) * 1e6, result.p99_ms
+    noerror = result.rcodes.get("NOERROR", 0) / max(result.sent, 1)
+    return result.qps, cpu / max(result.completed, 1) * 1e6, result.p99_ms, noerror
 
 
 def main() -> int:
     parser = argparse.ArgumentParser(description=__doc__.splitlines()[0])
-    parser.add_argument("--rounds", type=int, default=5)
+    parser.add_argument("--rounds", type=int, default=3)
     parser.add_argument("--seconds", type=float, default=10)
     parser.add_argument("--skip-big", action="store_true")
+    parser.add_argument(
+        "--only",
+        help="comma-separated subset of: simple,weighted,geo,mix,tcp,x4 (default: all)",
+    )
     args = parser.parse_args()
+    only = set(args.only.split(",")) if args.only else None
+    if only and not only <= {"simple", "weighted", "geo", "mix", "tcp", "x4"}:
+        parser.error(f"--only: unknown load in {args.only}")
     ensure_dnsperf()
     work = Path(tempfile.mkdtemp(prefix="policydns-bench-"))
     zones = work / "zones"
     zones.mkdir()
     names = write_zone(zones, NAMES)
     (work / "names.txt").write_text("\n".join(names) + "\n")
-    rng = random.Random(1)
-    files = {}
-    for kind, lines in {
-        "simple": [f"{n} A" for n in rng.sample(names, len(names))],
-        "weighted": [f"w{i}.bench.test A" for i in range(100)],
-        "geo": [f"g{i}.bench.test A" for i in range(100)],
-    }.items():
-        files[kind] = work / f"{kind}.txt"
-        files[kind].write_text("\n".join(lines) + "\n")
+    files = write_query_files(work, names)
     config = work / "policydns.yaml"
     config.write_text(
         "locations:\n"
-        "  10.1.0.0/16: {continent: NA, country: US, latitude: 37.4, longitude: -122.1}\n"
+        + "".join(
+            f"  {net}: {{continent: NA, country: US, latitude: 37.4, longitude: -122.1}}\n"
+            for net in US_NETWORKS
+        )
     )
-    runs = {
-        ("ceiling", "simple", "udp"): [],
-        ("naive dnslib", "simple", "udp"): [],
-        ("policydns", "simple", "udp"): [],
-        ("policydns", "weighted", "udp"): [],
-        ("policydns", "geo + ECS", "udp"): [],
-        ("ceiling", "simple", "tcp"): [],
-        ("policydns", "simple", "tcp"): [],
-        ("policydns", "simple x4", "udp"): [],
-        ("policydns -w2", "simple x4", "udp"): [],
-    }
+    others = [name for name in OTHERS if find_program(name)]
+    if others:
+        write_rfc1035_zone(work / f"{ZONE}.zone", names)
+    rows = plan(others, only)
+    samples: dict[Row, list[tuple[float, float, float, float]]] = {row: [] for row in rows}
+    checks = []
+    failed: dict[str, str] = {}
+    servers = list(dict.fromkeys(row.server for row in rows))
     for _ in range(args.rounds):
-        for server_kind in ("ceiling", "naive dnslib", "policydns", "policydns -w2"):
-            port = free_port()
-            if server_kind.startswith("policydns"):
-                workers = ["--workers", "2"] if server_kind.endswith("-w2") else []
-                # Two workers get both cores (the kernel places them; dnsperf shares core 0).
-                server = start_server(
-                    ["--config", str(config), "--zones", str(zones), *workers],
-                    work / "p.log",
-                    core="0,1" if workers else 1,
-                )
-            else:
-                script = "ceiling.py" if server_kind == "ceiling" else "naive_dnslib.py"
-                cmd = [
-                    sys.executable,
-                    str(REPO / "bench" / script),
-                    str(work / "names.txt"),
-                    str(port),
-                ]
-                server = start_server([], work / f"{script}.log", cmd=cmd)
+        for server_kind in servers:
+            if server_kind in failed:
+                continue
             try:
-                for (kind, load, proto), samples in runs.items():
-                    if kind != server_kind:
+                server = launch(server_kind, work, files, config)
+            except RuntimeError as error:
+                if server_kind not in OTHERS:
+                    raise
+                # knot / nsd are extras: a local setup problem must not sink the run.
+                failed[server_kind] = " | ".join(str(error).strip().splitlines()[-3:])
+                continue
+            try:
+                if server_kind == "policydns" and not checks:
+                    for subnet, what in (("10.1.7.0/24", "US"), ("10.77.3.0/24", "unmapped")):
+                        reply = answers(ask(server.port, f"g0.{ZONE}", subnet))
+                        checks.append(f"g0 from {subnet} ({what}): {reply}")
+                for row in rows:
+                    if row.server != server_kind:
                         continue
-                    extra = ["-m", "tcp"] if proto == "tcp" else []
-                    if load.endswith("x4"):
-                        extra += ["-c", "4"]  # four source ports: SO_REUSEPORT spreads them
-                    queries = files["geo" if load.startswith("geo") else load.split()[0]]
-                    if load.startswith("geo"):
-                        extra += ["-E", f"8:{ECS_HEX}"]
-                    samples.append(measure(server, queries, args.seconds, extra))
+                    queries, extra, _ = LOADS[row.load]
+                    extra = [*extra, "-m", "tcp"] if row.proto == "tcp" else extra
+                    samples[row].append(measure(server, files[queries], args.seconds, extra))
             finally:
                 server.stop()
-    ceiling = {
-        proto: statistics.median(s[1] for s in runs[("ceiling", "simple", proto)])
-        for proto in ("udp", "tcp")
+    medians = {
+        row: tuple(statistics.median(s[i] for s in runs) for i in range(4))
+        for row, runs in samples.items()
+        if runs
     }
-    naive_qps = statistics.median(s[0] for s in runs[("naive dnslib", "simple", "udp")])
     print(
-        f"{args.rounds} rounds x {args.seconds:.0f} s, medians; server on core 1, dnsperf on core 0"
+        f"{args.rounds} round(s) x {args.seconds:g} s per row, medians; server on core 1 "
+        f"(policydns -w2: both), dnsperf on core 0; one untimed warm-up pass through the file "
+        f"before each measured run"
     )
     print(
-        f"{'server':14} {'queries':10} {'proto':5} {'qps':>9} {'CPU us/q':>9} {'vs ceiling':>10} "
-        f"{'p99 ms':>7} {'vs naive qps':>12}"
+        f"loads: simple = {NAMES:,} names, no EDNS; weighted = 100 names; geo + ECS = 100 "
+        f"names x {SUBNETS:,} client /24s (half mapped to the US); mix = "
+        + ", ".join(f"{share}% {load}" for load, share in MIX.items())
     )
-    for (kind, load, proto), samples in runs.items():
-        qps = statistics.median(s[0] for s in samples)
-        us = statistics.median(s[1] for s in samples)
-        p99 = statistics.median(s[2] for s in samples)
+    print(
+        "vs ceiling: CPU us/q over the ceiling's on the same load and transport; "
+        "vs naive: qps over naive dnslib's on the same load (UDP only)"
+    )
+    if checks:
+        print("policydns " + "; ".join(checks))
+    print(
+        f"{'load':10} {'proto':5} {'server':14} {'qps':>9} {'CPU us/q':>9} {'vs ceiling':>10} "
+        f"{'p99 ms':>7} {'vs naive':>8} {'NOERROR':>8}"
+    )
+    previous = None
+    for row in rows:
+        if row not in medians:
+            continue
+        if previous is not None and (row.load, row.proto) != previous:
+            print()
+        previous = (row.load, row.proto)
+        qps, us, p99, ok = medians[row]
+        ceiling = medians.get(Row("ceiling", row.load, row.proto))
+        naive = medians.get(Row("naive dnslib", row.load, row.proto))
+        vs_ceiling = f"{us / ceiling[1]:9.2f}x" if ceiling else f"{'-':>10}"
+        vs_naive = f"{qps / naive[0]:7.1f}x" if naive else f"{'-':>8}"
         print(
-            f"{kind:14} {load:10} {proto:5} {qps:9.0f} {us:9.1f} {us / ceiling[proto]:9.2f}x "
-            f"{p99:7.2f} {qps / naive_qps:11.1f}x"
+            f"{row.load:10} {row.proto:5} {row.server:14} {qps:9.0f} {us:9.1f} {vs_ceiling} "
+            f"{p99:7.2f} {vs_naive} {ok:8.1%}"
         )
+    one, two = Row("policydns", "simple x4"), Row("policydns -w2", "simple x4")
+    if one in medians and two in medians:
+        print(
+            f"\npolicydns --workers 2 total CPU us/q over one worker's (simple x4): "
+            f"{medians[two][1] / medians[one][1]:.2f}x"
+        )
+    if not others:
+        print("knotd / nsd: neither installed (Debian packages knot, nsd), not measured")
+    for name, why in failed.items():
+        print(f"{name}: did not start, not measured: {why}")
     if not args.skip_big:
         big = work / "big"
         big.mkdir()
@@ -167,6 +402,7 @@ def main() -> int:
         rss = int(Path(f"/proc/{server.proc.pid}/status").read_text().split("VmRSS:")[1].split()[0])
         server.stop()
         print(f"100,000 record sets: serving after {loaded:.1f} s, RSS {rss / 1024:.0f} MiB")
+    shutil.rmtree(work, ignore_errors=True)
     return 0
 
 
