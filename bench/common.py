@@ -104,22 +104,26 @@ class Server:
     log: Path
 
     def cpu_seconds(self) -> float:
-        """User + system CPU of the server and all its descendants (worker processes; NSD
-        forks grandchildren) so far, from /proc; stat covers every thread of a process."""
-        pids, total = [self.proc.pid], 0
+        """User + system CPU of the server and all its descendants so far."""
+        return sum(self.cpu_by_process().values())
+
+    def cpu_by_process(self) -> dict[int, float]:
+        """CPU seconds of the server and each descendant (worker processes; NSD forks
+        grandchildren), from /proc; stat covers every thread of a process."""
+        pids, seconds = [self.proc.pid], {}
         for pid in pids:  # grows as it goes: breadth first over the process tree
             try:
                 fields = Path(f"/proc/{pid}/stat").read_text().rsplit(")", 1)[1].split()
                 tasks = list(Path(f"/proc/{pid}/task").iterdir())
             except OSError:  # exited meanwhile
                 continue
-            total += int(fields[11]) + int(fields[12])
+            seconds[pid] = (int(fields[11]) + int(fields[12])) / TICKS
             for task in tasks:
                 try:
                     pids += map(int, (task / "children").read_text().split())
                 except OSError:
                     pass
-        return total / TICKS
+        return seconds
 
     def stop(self) -> None:
         self.proc.terminate()

@@ -16,8 +16,8 @@ query can carry its own EDNS Client Subnet option; every random choice has a fix
 Servers, each answering every load:
 - ceiling: bench/ceiling.py, uvloop answering from a dict of replies pre-encoded for
   every distinct query of the files, found by the bytes after the ID, ID patched;
-- naive dnslib: bench/naive_dnslib.py, dnslib's threaded DNSServer with a table of one
-  fixed A record per name (parse, look up, pack; UDP only);
+- naive dnslib: bench/naive_dnslib.py, written for the benchmark: dnslib parse, look up
+  in a table of one fixed A record per name, dnslib pack, per query, on uvloop (UDP);
 - policydns: python -m resolver serve, one process; and with --workers 2 (its two
   workers get both cores, which dnsperf shares) on "simple x4";
 - knotd or nsd, if on PATH: the same names as plain A records from an RFC 1035 zone file,
@@ -240,7 +240,7 @@ def plan(others: list[str], only: set[str] | None) -> list[Row]:
             rows += [Row(other, load) for other in others]
     rows += [Row("ceiling", "simple", "tcp"), Row("policydns", "simple", "tcp")]
     rows += [Row(kind, "simple x4") for kind in ("ceiling", "naive dnslib", "policydns")]
-    rows.append(Row("policydns -w2", "simple x4"))
+    rows += [Row("policydns -w2", "simple x4"), Row("policydns -w2 c1", "simple x4")]
     return [row for row in rows if only is None or row.key in only]
 
 
@@ -248,12 +248,13 @@ def launch(kind: str, work: Path, files: dict[str, Path], config: Path) -> Serve
     """Start one server of the table on a free port, pinned as the docstring says."""
     port = free_port()
     if kind.startswith("policydns"):
-        workers = ["--workers", "2"] if kind.endswith("-w2") else []
-        # Two workers get both cores (the kernel places them; dnsperf shares core 0).
+        workers = ["--workers", "2"] if "-w2" in kind else []
+        # "-w2": two workers on both cores (the kernel places them; dnsperf shares core 0);
+        # "-w2 c1": both on core 1, so neither shares a core with dnsperf.
         return start_server(
             ["--config", str(config), "--zones", str(work / "zones"), *workers],
             work / "policydns.log",
-            core="0,1" if workers else 1,
+            core="0,1" if kind.endswith("-w2") else 1,
         )
     if kind in OTHERS:
         directory = Path(tempfile.mkdtemp(prefix=f"{kind}-", dir=work))
@@ -269,15 +270,19 @@ def launch(kind: str, work: Path, files: dict[str, Path], config: Path) -> Serve
 
 def measure(
     server: Server, queries: Path, seconds: float, extra: list[str]
-) -> tuple[float, float, float, float]:
-    """(qps, server CPU us per answered query, p99 ms, NOERROR share of queries sent) for
-    one dnsperf run, after one untimed warm-up pass through the file."""
+) -> tuple[float, float, float, float, float]:
+    """(qps, server CPU us per answered query, p99 ms, NOERROR share of queries sent, the
+    busiest process's share of the server's CPU) for one dnsperf run, after one untimed
+    warm-up pass through the file."""
     dnsperf(server.port, queries, seconds, extra=extra, binary=True, passes=1, verbose=False)
-    cpu0 = server.cpu_seconds()
+    before = server.cpu_by_process()
     result = dnsperf(server.port, queries, seconds, extra=extra, binary=True)
-    cpu = server.cpu_seconds() - cpu0
+    after = server.cpu_by_process()
+    spent = [seconds - before.get(pid, 0.0) for pid, seconds in after.items()]
+    cpu = sum(spent)
     noerror = result.rcodes.get("NOERROR", 0) / max(result.sent, 1)
-    return result.qps, cpu / max(result.completed, 1) * 1e6, result.p99_ms, noerror
+    busiest = max(spent) / cpu if cpu else 1.0
+    return result.qps, cpu / max(result.completed, 1) * 1e6, result.p99_ms, noerror, busiest
 
 
 def main() -> int:
@@ -312,7 +317,7 @@ def main() -> int:
     if others:
         write_rfc1035_zone(work / f"{ZONE}.zone", names)
     rows = plan(others, only)
-    samples: dict[Row, list[tuple[float, float, float, float]]] = {row: [] for row in rows}
+    samples: dict[Row, list[tuple[float, ...]]] = {row: [] for row in rows}
     checks = []
     failed: dict[str, str] = {}
     servers = list(dict.fromkeys(row.server for row in rows))
@@ -342,14 +347,14 @@ def main() -> int:
             finally:
                 server.stop()
     medians = {
-        row: tuple(statistics.median(s[i] for s in runs) for i in range(4))
+        row: tuple(statistics.median(s[i] for s in runs) for i in range(5))
         for row, runs in samples.items()
         if runs
     }
     print(
         f"{args.rounds} round(s) x {args.seconds:g} s per row, medians; server on core 1 "
-        f"(policydns -w2: both), dnsperf on core 0; one untimed warm-up pass through the file "
-        f"before each measured run"
+        f"(policydns -w2: both cores, -w2 c1: both workers on core 1), dnsperf on core 0; "
+        f"one untimed warm-up pass through the file before each measured run"
     )
     print(
         f"loads: simple = {NAMES:,} names, no EDNS; weighted = 100 names; geo + ECS = 100 "
@@ -363,7 +368,7 @@ def main() -> int:
     if checks:
         print("policydns " + "; ".join(checks))
     print(
-        f"{'load':10} {'proto':5} {'server':14} {'qps':>9} {'CPU us/q':>9} {'vs ceiling':>10} "
+        f"{'load':10} {'proto':5} {'server':16} {'qps':>9} {'CPU us/q':>9} {'vs ceiling':>10} "
         f"{'p99 ms':>7} {'vs naive':>8} {'NOERROR':>8}"
     )
     previous = None
@@ -373,21 +378,24 @@ def main() -> int:
         if previous is not None and (row.load, row.proto) != previous:
             print()
         previous = (row.load, row.proto)
-        qps, us, p99, ok = medians[row]
+        qps, us, p99, ok, _ = medians[row]
         ceiling = medians.get(Row("ceiling", row.load, row.proto))
         naive = medians.get(Row("naive dnslib", row.load, row.proto))
         vs_ceiling = f"{us / ceiling[1]:9.2f}x" if ceiling else f"{'-':>10}"
         vs_naive = f"{qps / naive[0]:7.1f}x" if naive else f"{'-':>8}"
         print(
-            f"{row.load:10} {row.proto:5} {row.server:14} {qps:9.0f} {us:9.1f} {vs_ceiling} "
+            f"{row.load:10} {row.proto:5} {row.server:16} {qps:9.0f} {us:9.1f} {vs_ceiling} "
             f"{p99:7.2f} {vs_naive} {ok:8.1%}"
         )
-    one, two = Row("policydns", "simple x4"), Row("policydns -w2", "simple x4")
-    if one in medians and two in medians:
-        print(
-            f"\npolicydns --workers 2 total CPU us/q over one worker's (simple x4): "
-            f"{medians[two][1] / medians[one][1]:.2f}x"
-        )
+    one = Row("policydns", "simple x4")
+    for kind, where in (("policydns -w2", "both cores"), ("policydns -w2 c1", "core 1")):
+        two = Row(kind, "simple x4")
+        if one in medians and two in medians:
+            ratio = medians[two][1] / medians[one][1]
+            print(
+                f"policydns --workers 2 on {where}: total CPU us/q {ratio:.2f}x one process's "
+                f"(simple x4); busiest process did {medians[two][4]:.0%} of the work"
+            )
     if not others:
         print("knotd / nsd: neither installed (Debian packages knot, nsd), not measured")
     for name, why in failed.items():
