@@ -16,7 +16,6 @@ import random
 import struct
 import time
 from dataclasses import dataclass
-from typing import Any
 
 from dnslib import CLASS, QTYPE, RCODE, RR, TXT, DNSHeader, DNSLabel, DNSQuestion, DNSRecord
 
@@ -112,9 +111,12 @@ class Handler:
         # cheapest possible hit. `_exact` holds answers the bytes alone decide (static
         # ones, a client's answer when its ECS option decided it, weighted draws); and
         # `_by_source` answers decided by the packet's source, keyed (source, bytes).
-        # Both are emptied with the cache and on every health change.
+        # Both are emptied with the cache and on every health change. Together they hold
+        # at most cache.max_entries replies; when full they start again empty: cheaper than
+        # LRU bookkeeping on every hit, and each reply is one cache lookup away.
         self._exact: dict[bool, dict[bytes, _Memo]] = {False: {}, True: {}}
         self._by_source: dict[bool, dict[tuple[str, bytes], _Memo]] = {False: {}, True: {}}
+        self._memo_size = 0
 
     def swap(self, resolver: Resolver) -> None:
         """New zone data: every cached answer came from the old data."""
@@ -130,6 +132,7 @@ class Handler:
     def _clear_exact(self) -> None:
         for table in (*self._exact.values(), *self._by_source.values()):
             table.clear()
+        self._memo_size = 0
 
     # --- entry point -------------------------------------------------------------------
 
@@ -195,10 +198,14 @@ class Handler:
                 bodies, cumulative, total = reuse.draw
                 replies = tuple(finished(body, 0)[2:] for body in bodies)
                 memo = (None, reuse.until, metric, (replies, cumulative, total))
+            size = 1 if memo[3] is None else len(memo[3][0])
+            if self._memo_size + size > self.cache.max_entries:
+                self._clear_exact()  # the answer cache still holds it all: refills fast
+            self._memo_size += size
             if reuse.per_client and subnet is None:
-                _remember(self._by_source[tcp], (source, data[2:]), memo, self.cache.max_entries)
+                self._by_source[tcp][(source, data[2:])] = memo
             else:
-                _remember(self._exact[tcp], data[2:], memo, self.cache.max_entries)
+                self._exact[tcp][data[2:]] = memo
         return reply
 
     def _build_draw(self, key: bytes, entry: Entry) -> Draw | bool:
@@ -429,13 +436,6 @@ class _Reuse:
 # A finished reply after the ID (None for a draw), its expiry, its metric labels and,
 # for a random choice, (replies, cumulative weights, total weight).
 _Memo = tuple[bytes | None, float, tuple[str, str, str], tuple | None]
-
-
-def _remember(table: dict, key: Any, memo: _Memo, bound: int) -> None:
-    """Add a memo; a full table starts again empty (the answer cache still holds it all)."""
-    if len(table) >= bound:
-        table.clear()
-    table[key] = memo
 
 
 _QTYPE_NAMES: dict[int, str] = {}

@@ -251,6 +251,22 @@ def test_no_memo_when_the_cache_is_off(world):
     assert (h.cache.hits, h.cache.misses) == (0, 3)
 
 
+def test_memo_holds_at_most_max_entries_replies(world):
+    """The exact-bytes memo shares the cache's bound, a weighted draw counting each reply."""
+    h = handler(world)
+    h.cache = AnswerCache(5)
+    questions = [("www.example.com", "A"), ("www.steer.example", "A"), ("example.com", "MX")]
+    questions += [("blog.example.com", "A"), ("geo.steer.example", "A"), ("cdn.example.com", "A")]
+    for _ in range(3):
+        for name, qtype in questions:
+            for source in ("127.0.0.1", "10.1.2.3"):
+                h.handle(query(name, qtype, None), source, False)
+                h.handle(query(name, qtype, None), source, True)
+                tables = (*h._exact.values(), *h._by_source.values())
+                held = sum(1 if m[3] is None else len(m[3][0]) for t in tables for m in t.values())
+                assert held <= 5
+
+
 class TestAnswerCache:
     def test_entries_expire_with_their_ttl(self):
         """An entry is not served once its TTL has passed."""
