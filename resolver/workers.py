@@ -24,6 +24,7 @@ from multiprocessing.connection import Connection
 from typing import Any
 
 from healthcheck.state import HealthSnapshot
+from resolver import heap
 from resolver.config import Config, ListenAddress
 from resolver.engine import Resolver
 from resolver.server import DnsServer, bind_pair
@@ -138,6 +139,7 @@ class Worker:
         loop.add_signal_handler(signal.SIGHUP, lambda: None)  # the main process reloads
         pairs = [bind_pair(address, reuse_port=True) for address in addresses]
         await self.server.start(tuple(addresses), pairs)
+        heap.settle()
         self.conn.send(("ready", self.number))
         loop.add_reader(self.conn.fileno(), self._receive)
         reporter = loop.create_task(self._report())
@@ -163,6 +165,7 @@ class Worker:
             self.handler.use_ecs = config.ecs
             self.handler.cache.max_entries = config.cache_max_entries
             self.handler.swap(Resolver(zone_set))
+            heap.settle()
         elif kind == "stop":
             self.stopped.set()
 
