@@ -107,6 +107,19 @@ class Server:
         """User + system CPU of the server and all its descendants so far."""
         return sum(self.cpu_by_process().values())
 
+    def context_switches(self) -> int:
+        """Voluntary and involuntary context switches of the server's processes so far."""
+        total = 0
+        for pid in self.cpu_by_process():
+            try:
+                status = Path(f"/proc/{pid}/status").read_text()
+            except OSError:
+                continue
+            total += sum(
+                int(line.split()[1]) for line in status.splitlines() if "ctxt_switches" in line
+            )
+        return total
+
     def cpu_by_process(self) -> dict[int, float]:
         """CPU seconds of the server and each descendant (worker processes; NSD forks
         grandchildren), from /proc; stat covers every thread of a process."""

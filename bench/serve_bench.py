@@ -19,11 +19,11 @@ Servers, each answering every load:
 - naive dnslib: bench/naive_dnslib.py, written for the benchmark: dnslib parse, look up
   in a table of one fixed A record per name, dnslib pack, per query, on uvloop (UDP);
 - policydns: python -m resolver serve, one process; and with --workers 2 (its two
-  workers get both cores, which dnsperf shares) on "simple x4";
+  workers get both cores, which dnsperf shares) on "simple x16";
 - knotd or nsd, if on PATH: the same names as plain A records from an RFC 1035 zone file,
   one UDP worker, on the simple and mix loads (never installed by this script).
 Besides the UDP loads: "simple" over TCP (-m tcp, one connection, up to 200 queries
-pipelined) and "simple x4" (4 dnsperf clients, -c 4).
+pipelined) and "simple x16" (16 dnsperf clients, -c 16).
 Warm-up: before every measured run the same dnsperf command makes one untimed pass
 through the file (-n 1), so the figures are steady state (the policydns answer cache full).
 Reported, medians over rounds: queries per second; server CPU microseconds per answered
@@ -33,7 +33,7 @@ ratio to naive dnslib on the same load; the share of queries answered NOERROR.
 Also the load time and memory of a 100,000-record-set zone (--skip-big to skip).
 
 Run:  python -m bench.serve_bench [--rounds 3] [--seconds 10] [--skip-big]
-                                  [--only simple,weighted,geo,mix,tcp,x4]
+                                  [--only simple,weighted,geo,mix,tcp,x16]
 """
 
 from __future__ import annotations
@@ -73,7 +73,8 @@ LOADS = {  # load: (query file, extra dnsperf arguments, --only key)
     "weighted": ("weighted", [], "weighted"),
     "geo + ECS": ("geo", [], "geo"),
     "mix": ("mix", [], "mix"),
-    "simple x4": ("simple", ["-c", "4"], "x4"),  # four source ports: SO_REUSEPORT spreads them
+    # 16 source ports, so SO_REUSEPORT's hash spreads them evenly over workers
+    "simple x16": ("simple", ["-c", "16"], "x16"),
 }
 
 
@@ -239,8 +240,8 @@ def plan(others: list[str], only: set[str] | None) -> list[Row]:
         if load in ("simple", "mix"):
             rows += [Row(other, load) for other in others]
     rows += [Row("ceiling", "simple", "tcp"), Row("policydns", "simple", "tcp")]
-    rows += [Row(kind, "simple x4") for kind in ("ceiling", "naive dnslib", "policydns")]
-    rows += [Row("policydns -w2", "simple x4"), Row("policydns -w2 c1", "simple x4")]
+    rows += [Row(kind, "simple x16") for kind in ("ceiling", "naive dnslib", "policydns")]
+    rows += [Row("policydns -w2", "simple x16"), Row("policydns -w2 c1", "simple x16")]
     return [row for row in rows if only is None or row.key in only]
 
 
@@ -270,19 +271,21 @@ def launch(kind: str, work: Path, files: dict[str, Path], config: Path) -> Serve
 
 def measure(
     server: Server, queries: Path, seconds: float, extra: list[str]
-) -> tuple[float, float, float, float, float]:
+) -> tuple[float, float, float, float, float, float]:
     """(qps, server CPU us per answered query, p99 ms, NOERROR share of queries sent, the
-    busiest process's share of the server's CPU) for one dnsperf run, after one untimed
-    warm-up pass through the file."""
+    busiest process's share of the server's CPU, the server's context switches per 1,000
+    queries) for one dnsperf run, after one untimed warm-up pass through the file."""
     dnsperf(server.port, queries, seconds, extra=extra, binary=True, passes=1, verbose=False)
-    before = server.cpu_by_process()
+    before, switches = server.cpu_by_process(), server.context_switches()
     result = dnsperf(server.port, queries, seconds, extra=extra, binary=True)
-    after = server.cpu_by_process()
+    after, switches = server.cpu_by_process(), server.context_switches() - switches
     spent = [seconds - before.get(pid, 0.0) for pid, seconds in after.items()]
     cpu = sum(spent)
     noerror = result.rcodes.get("NOERROR", 0) / max(result.sent, 1)
     busiest = max(spent) / cpu if cpu else 1.0
-    return result.qps, cpu / max(result.completed, 1) * 1e6, result.p99_ms, noerror, busiest
+    per_query = cpu / max(result.completed, 1) * 1e6
+    switches_per_k = switches * 1000 / max(result.completed, 1)
+    return result.qps, per_query, result.p99_ms, noerror, busiest, switches_per_k
 
 
 def main() -> int:
@@ -292,11 +295,11 @@ def main() -> int:
     parser.add_argument("--skip-big", action="store_true")
     parser.add_argument(
         "--only",
-        help="comma-separated subset of: simple,weighted,geo,mix,tcp,x4 (default: all)",
+        help="comma-separated subset of: simple,weighted,geo,mix,tcp,x16 (default: all)",
     )
     args = parser.parse_args()
     only = set(args.only.split(",")) if args.only else None
-    if only and not only <= {"simple", "weighted", "geo", "mix", "tcp", "x4"}:
+    if only and not only <= {"simple", "weighted", "geo", "mix", "tcp", "x16"}:
         parser.error(f"--only: unknown load in {args.only}")
     ensure_dnsperf()
     work = Path(tempfile.mkdtemp(prefix="policydns-bench-"))
@@ -347,7 +350,7 @@ def main() -> int:
             finally:
                 server.stop()
     medians = {
-        row: tuple(statistics.median(s[i] for s in runs) for i in range(5))
+        row: tuple(statistics.median(s[i] for s in runs) for i in range(6))
         for row, runs in samples.items()
         if runs
     }
@@ -378,7 +381,7 @@ def main() -> int:
         if previous is not None and (row.load, row.proto) != previous:
             print()
         previous = (row.load, row.proto)
-        qps, us, p99, ok, _ = medians[row]
+        qps, us, p99, ok, _, _ = medians[row]
         ceiling = medians.get(Row("ceiling", row.load, row.proto))
         naive = medians.get(Row("naive dnslib", row.load, row.proto))
         vs_ceiling = f"{us / ceiling[1]:9.2f}x" if ceiling else f"{'-':>10}"
@@ -387,14 +390,16 @@ def main() -> int:
             f"{row.load:10} {row.proto:5} {row.server:16} {qps:9.0f} {us:9.1f} {vs_ceiling} "
             f"{p99:7.2f} {vs_naive} {ok:8.1%}"
         )
-    one = Row("policydns", "simple x4")
+    one = Row("policydns", "simple x16")
     for kind, where in (("policydns -w2", "both cores"), ("policydns -w2 c1", "core 1")):
-        two = Row(kind, "simple x4")
+        two = Row(kind, "simple x16")
         if one in medians and two in medians:
             ratio = medians[two][1] / medians[one][1]
             print(
                 f"policydns --workers 2 on {where}: total CPU us/q {ratio:.2f}x one process's "
-                f"(simple x4); busiest process did {medians[two][4]:.0%} of the work"
+                f"(simple x16); busiest process did {medians[two][4]:.0%} of the work; "
+                f"context switches per 1,000 queries {medians[two][5]:.1f} "
+                f"(one process: {medians[one][5]:.1f})"
             )
     if not others:
         print("knotd / nsd: neither installed (Debian packages knot, nsd), not measured")
