@@ -299,14 +299,18 @@ class Handler:
         scope = _reply_scope(
             result.scope, subnet, client.address.version if client.address else None
         )
+        # The decision (the sets chosen at every level) determines the records: a body
+        # encoded for it before, for another client network or an earlier draw, serves.
         choices = tuple(result.choices)
-        if entry is not None and entry.variants:
-            variant = entry.variants.get(choices)
-            if variant is not None:
-                cache.hits += 1
-                return variant[0], scope
-        cache.misses += 1
-        body = _render(labels, qtype, qclass, result)
+        encoded = entry.variants.get(choices) if entry is not None else None
+        if encoded is not None:
+            cache.hits += 1
+            if result.random:
+                return encoded[0], scope
+            body = encoded[0]
+        else:
+            cache.misses += 1
+            body = _render(labels, qtype, qclass, result)
         if result.rcode in (NOERROR, 3) and result.zones:
             ttl = result.min_ttl() if result.answer or result.authority else 0
             until = cache.now() + ttl if ttl > 0 else 0.0
@@ -318,6 +322,8 @@ class Handler:
                 cache.put_client(
                     key, who, result.scope, body, result.scope, ttl, note.policy, result.checks
                 )
+                if encoded is None:
+                    cache.put_variant(key, choices, body, scope, ttl, note.policy, result.checks)
                 reuse.set(until, True, None)
             else:
                 cache.put_variant(key, choices, body, scope, ttl, note.policy, result.checks)
