@@ -18,8 +18,10 @@ Servers, each answering every load:
   every distinct query of the files, found by the bytes after the ID, ID patched;
 - naive dnslib: bench/naive_dnslib.py, written for the benchmark: dnslib parse, look up
   in a table of one fixed A record per name, dnslib pack, per query, on uvloop (UDP);
-- policydns: python -m resolver serve, one process; and with --workers 2 (its two
-  workers get both cores, which dnsperf shares) on "simple x16";
+- policydns: python -m resolver serve, one process; and with --workers 2 on "simple x16",
+  placed two ways: "-w2" on both cores (dnsperf shares core 0) and "-w2 c1" both on core
+  1; also "-w2 c1" on "simple" (one client flow: SO_REUSEPORT sends it to one process,
+  so one answers alone and shows a worker's own cost per query).
 - knotd or nsd, if on PATH: the same names as plain A records from an RFC 1035 zone file,
   one UDP worker, on the simple and mix loads (never installed by this script).
 Besides the UDP loads: "simple" over TCP (-m tcp, one connection, up to 200 queries
@@ -242,6 +244,8 @@ def plan(others: list[str], only: set[str] | None) -> list[Row]:
     rows += [Row("ceiling", "simple", "tcp"), Row("policydns", "simple", "tcp")]
     rows += [Row(kind, "simple x16") for kind in ("ceiling", "naive dnslib", "policydns")]
     rows += [Row("policydns -w2", "simple x16"), Row("policydns -w2 c1", "simple x16")]
+    # One client flow reaches one socket: one worker answers alone, the other idles.
+    rows.append(Row("policydns -w2 c1", "simple"))
     return [row for row in rows if only is None or row.key in only]
 
 
@@ -389,6 +393,13 @@ def main() -> int:
         print(
             f"{row.load:10} {row.proto:5} {row.server:16} {qps:9.0f} {us:9.1f} {vs_ceiling} "
             f"{p99:7.2f} {vs_naive} {ok:8.1%}"
+        )
+    alone, single = Row("policydns -w2 c1", "simple"), Row("policydns", "simple")
+    if alone in medians and single in medians:
+        print(
+            f"policydns --workers 2, one client flow (one process answers, "
+            f"{medians[alone][4]:.0%} of the CPU): CPU us/q "
+            f"{medians[alone][1] / medians[single][1]:.2f}x one process's"
         )
     one = Row("policydns", "simple x16")
     for kind, where in (("policydns -w2", "both cores"), ("policydns -w2 c1", "core 1")):
