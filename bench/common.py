@@ -43,6 +43,21 @@ def address_for(name: str) -> str:
     return f"192.0.2.{int(digits.group(1)) % 250 + 1 if digits else 254}"
 
 
+def free_port() -> int:
+    """A port free for both UDP and TCP on 127.0.0.1 (DNS servers bind both)."""
+    for _ in range(100):
+        with socket.socket(socket.AF_INET, socket.SOCK_DGRAM) as udp:
+            udp.bind(("127.0.0.1", 0))
+            port = udp.getsockname()[1]
+            with socket.socket(socket.AF_INET, socket.SOCK_STREAM) as tcp:
+                try:
+                    tcp.bind(("127.0.0.1", port))
+                except OSError:
+                    continue
+                return port
+    raise RuntimeError("no port free for both UDP and TCP on 127.0.0.1")
+
+
 def wire_query(name: str, subnet: str | None = None) -> bytes:
     """NAME A as dnslib builds it (RD set, ID 0: dnsperf writes its own), and with SUBNET
     (e.g. "10.1.2.0/24") an EDNS0 OPT record carrying that EDNS Client Subnet (option 8,

@@ -20,7 +20,7 @@ import tempfile
 import time
 from pathlib import Path
 
-from bench.common import dnsperf, start_server
+from bench.common import dnsperf, free_port, start_server
 
 ENDPOINTS = """
 import sys
@@ -46,14 +46,6 @@ def write_zone(path: Path, checks: int, port: int, with_checks: bool) -> None:
         hc = f", health_check: c{i}" if with_checks else ""
         lines.append(f"  h{i}: [{{type: A, values: [192.0.2.{i % 250 + 1}]{hc}}}]")
     path.write_text("\n".join(lines) + "\n")
-
-
-def free_port() -> int:
-    import socket
-
-    with socket.socket() as s:
-        s.bind(("127.0.0.1", 0))
-        return s.getsockname()[1]
 
 
 def main() -> int:

@@ -43,7 +43,6 @@ from __future__ import annotations
 import argparse
 import random
 import shutil
-import socket
 import statistics
 import sys
 import tempfile
@@ -59,6 +58,7 @@ from bench.common import (
     dnsperf,
     ensure_dnsperf,
     find_program,
+    free_port,
     start_server,
     wire_query,
     write_queries,
@@ -155,20 +155,6 @@ def write_query_files(work: Path, names: list[str]) -> dict[str, Path]:
         files[kind] = work / f"{kind}.bin"
         write_queries(files[kind], queries)
     return files
-
-
-def free_port() -> int:
-    """A port free for both UDP and TCP on 127.0.0.1."""
-    while True:
-        with socket.socket(socket.AF_INET, socket.SOCK_DGRAM) as udp:
-            udp.bind(("127.0.0.1", 0))
-            port = udp.getsockname()[1]
-            with socket.socket(socket.AF_INET, socket.SOCK_STREAM) as tcp:
-                try:
-                    tcp.bind(("127.0.0.1", port))
-                except OSError:
-                    continue
-                return port
 
 
 def knot_config(directory: Path, port: int, zone_file: Path) -> list[str]:
