@@ -14,7 +14,7 @@ from dnslib import QTYPE, RCODE, SOA, DNSLabel
 
 import policies
 from healthcheck.view import HealthView
-from policies.base import Client, Odds, Selection
+from policies.base import Client, Odds, Policy, Selection
 from resolver import names, rdata
 from resolver.names import Name
 from resolver.zone import RecordGroup, RecordSet, Zone, ZoneSet
@@ -249,8 +249,7 @@ class Resolver:
         self, group: RecordGroup, ctx: QueryContext, result: Result, depth: int, record: bool
     ) -> Selection:
         """Run the group's policy; `record` marks the decision that forms the answer."""
-        policy = policies.get(group.policy)
-        assert policy is not None, f"policy {group.policy} vanished after load"
+        policy = _policy_of(group)
         sets = group.sets
         views = self._views_of(group)
         forced = ctx.forced
@@ -280,8 +279,7 @@ class Resolver:
 
     def odds(self, group: RecordGroup, ctx: QueryContext, result: Result) -> Odds | None:
         """The group's policy's odds under the current health (checks noted in result)."""
-        policy = policies.get(group.policy)
-        assert policy is not None, f"policy {group.policy} vanished after load"
+        policy = _policy_of(group)
         sets = group.sets
         return policy.odds(self._views_of(group), lambda i: self.healthy(sets[i], ctx, result))
 
@@ -370,6 +368,12 @@ class Resolver:
             "scope": selection.scope,
             "reason": selection.reason,
         }
+
+
+def _policy_of(group: RecordGroup) -> type[Policy]:
+    policy = policies.get(group.policy)
+    assert policy is not None, f"policy {group.policy} vanished after load"
+    return policy
 
 
 @dataclass(frozen=True, slots=True)

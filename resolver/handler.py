@@ -149,8 +149,7 @@ class Handler:
         if known is not None and known[1] > self.cache.now():
             reply = known[0]
             if reply is None:  # a random choice: draw one of its finished replies
-                replies, cumulative, total = known[3]  # type: ignore[misc]
-                reply = replies[bisect.bisect_right(cumulative, self.rng.random() * total)]
+                reply = _pick(known[3], self.rng)  # type: ignore[arg-type]
             self.cache.hits += 1
             if self.metrics is not None:
                 self.metrics.observe(known[2], time.perf_counter() - start)
@@ -182,12 +181,7 @@ class Handler:
         reuse.until = 0.0
         body, scope = self._answer(q.key, None, q.qtype, IN, source, subnet)
         limit = 65535 if tcp else fastpath.udp_limit(q.edns, q.udp_size)
-
-        def finished(body: bytes, scope: int) -> bytes:
-            opt_rr = fastpath.opt_record(q.do, 0, _ecs_reply(subnet, scope)) if q.edns else None
-            return fastpath.finish(body, q.ident, q.flags, q.question, opt_rr, limit)
-
-        reply = finished(body, scope)
+        reply = _finish_plain(q, subnet, limit, body, scope)
         if reuse.until and self.cache.max_entries and not self.log_queries:
             # The same bytes asked again get the same reply (or, for a random choice, a
             # draw with the same odds) until the answer expires or health changes.
@@ -196,7 +190,7 @@ class Handler:
             memo: _Memo = (reply[2:], reuse.until, metric, None)
             if reuse.draw is not None:
                 bodies, cumulative, total = reuse.draw
-                replies = tuple(finished(body, 0)[2:] for body in bodies)
+                replies = tuple(_finish_plain(q, subnet, limit, b, 0)[2:] for b in bodies)
                 memo = (None, reuse.until, metric, (replies, cumulative, total))
             size = 1 if memo[3] is None else len(memo[3][0])
             if self._memo_size + size > self.cache.max_entries:
@@ -278,8 +272,7 @@ class Handler:
             # A random choice within one group: draw by its odds, or decide just that group.
             draw = entry.draw if entry.draw is not None else self._build_draw(key, entry)
             if draw:
-                bodies, cumulative, total = draw  # type: ignore[misc]
-                body = bodies[bisect.bisect_right(cumulative, self.rng.random() * total)]
+                body = _pick(draw, self.rng)  # type: ignore[arg-type]
             else:
                 group = entry.direct
                 chosen = self.resolver.choose(group, ctx)
@@ -427,6 +420,20 @@ class Handler:
             )
 
 
+def _pick(draw: Draw, rng: random.Random) -> bytes:
+    """One of a draw's items, each with its weight's share of the chances."""
+    items, cumulative, total = draw
+    return items[bisect.bisect_right(cumulative, rng.random() * total)]
+
+
+def _finish_plain(
+    q: fastpath.Query, subnet: ecs.ClientSubnet | None, limit: int, body: bytes, scope: int
+) -> bytes:
+    """A plain query's reply: body finished with its ID, question and EDNS (and ECS)."""
+    opt_rr = fastpath.opt_record(q.do, 0, _ecs_reply(subnet, scope)) if q.edns else None
+    return fastpath.finish(body, q.ident, q.flags, q.question, opt_rr, limit)
+
+
 @dataclass(slots=True)
 class _Reuse:
     """Whether the reply being built may answer the same query bytes again, and how."""
@@ -440,8 +447,8 @@ class _Reuse:
 
 
 # A finished reply after the ID (None for a draw), its expiry, its metric labels and,
-# for a random choice, (replies, cumulative weights, total weight).
-_Memo = tuple[bytes | None, float, tuple[str, str, str], tuple | None]
+# for a random choice, its finished replies as a Draw.
+_Memo = tuple[bytes | None, float, tuple[str, str, str], Draw | None]
 
 
 _QTYPE_NAMES: dict[int, str] = {}
