@@ -36,6 +36,12 @@ pytestmark = pytest.mark.timeout(60)
 HTTP_RE = re.compile(r"http api on 127\.0\.0\.1:(\d+)")
 ZONE = "health.test"
 DEADLINE = 8.0  # seconds allowed for any one transition (checks run every 0.1 s)
+# fo.health.test: the primary is watched by check "primary"; the backup has no check.
+FAILOVER = """
+  fo:
+    - {type: A, set_id: main, failover: primary, values: [192.0.2.1], health_check: primary}
+    - {type: A, set_id: backup, failover: secondary, values: [192.0.2.2]}
+"""
 
 
 # -- backends ---------------------------------------------------------------------------------
@@ -263,11 +269,7 @@ async def test_failover_follows_primary_health(backends, launch):
     live = await launch(
         zone_text(
             {"primary": http_check(primary.port)},
-            """
-  fo:
-    - {type: A, set_id: main, failover: primary, values: [192.0.2.1], health_check: primary}
-    - {type: A, set_id: backup, failover: secondary, values: [192.0.2.2]}
-""",
+            FAILOVER,
         )
     )
     await live.wait_values("fo", {"192.0.2.1"}, "healthy primary")
@@ -458,11 +460,7 @@ async def test_explain_endpoint_uses_live_health(backends, launch):
     live = await launch(
         zone_text(
             {"primary": http_check(primary.port)},
-            """
-  fo:
-    - {type: A, set_id: main, failover: primary, values: [192.0.2.1], health_check: primary}
-    - {type: A, set_id: backup, failover: secondary, values: [192.0.2.2]}
-""",
+            FAILOVER,
         )
     )
 
@@ -490,20 +488,15 @@ async def test_explain_endpoint_uses_live_health(backends, launch):
 
 async def test_reload_keeps_state_of_unchanged_check(backends, launch):
     primary, added = await backends(500), await backends(503)
-    records = """
-  fo:
-    - {type: A, set_id: main, failover: primary, values: [192.0.2.1], health_check: primary}
-    - {type: A, set_id: backup, failover: secondary, values: [192.0.2.2]}
-"""
     checks = {"primary": http_check(primary.port, threshold=2)}
-    live = await launch(zone_text(checks, records))
+    live = await launch(zone_text(checks, FAILOVER))
     before = await live.wait_status("primary", "unhealthy")
     await live.wait_values("fo", {"192.0.2.2"}, "primary down")
     # An unrelated record, and a new check (which starts healthy and then probes).
     live.zone_file.write_text(
         zone_text(
             {**checks, "added": http_check(added.port)},
-            records + "  extra: [{type: A, values: [192.0.2.77]}]\n",
+            FAILOVER + "  extra: [{type: A, values: [192.0.2.77]}]\n",
         )
     )
     live.srv.signal(signal.SIGHUP)
