@@ -119,7 +119,7 @@ class Resolver:
     ) -> Result:
         """Fill `result` (which may carry a trace list) with the answer to one question."""
         key = names.lower(qname.label)
-        zone = self.zone_set.find(key)
+        zone = self._zone_for(key, qtype)
         if zone is None:
             result.rcode = int(RCODE.REFUSED)
             result.authoritative = False
@@ -134,11 +134,27 @@ class Resolver:
                 return result
             if target in visited:
                 return result  # a loop the loader could not see (e.g. through a wildcard)
-            next_zone = self.zone_set.find(target)
+            next_zone = self._zone_for(target, qtype)
             if next_zone is None:
                 return result  # chain leaves our zones: the client's resolver continues
             key, zone, owner = target, next_zone, DNSLabel(list(target))
         return result
+
+    def _zone_for(self, key: Name, qtype: int) -> Zone | None:
+        """The zone that answers for key: the longest suffix, except DS at a child's apex.
+
+        DS lives in the parent (RFC 4035 section 3.1.4.1). So when a served zone's apex is
+        also at or below a delegation in a served parent, the parent answers, as Knot
+        does. A parent that does not delegate there is not asked: its NXDOMAIN would
+        deny a name the child serves (RFC 8020), so the child answers NODATA as before.
+        """
+        zone = self.zone_set.find(key)
+        if qtype != DS or zone is None or zone.origin != key or not key:
+            return zone
+        parent = self.zone_set.find(key[1:])
+        if parent is not None and self._cut(parent, key, NS) is not None:
+            return parent
+        return zone
 
     def _lookup(
         self, zone: Zone, key: Name, owner: DNSLabel, qtype: int, ctx: QueryContext, result: Result
