@@ -71,7 +71,9 @@ async def http(session: aiohttp.ClientSession, spec: CheckSpec) -> Result:
                 server_hostname=spec.host if https else None,
             )
         async with resp:
-            if resp.status >= 400:
+            # aiohttp skips interim 1xx replies, but 101 (Switching Protocols) ends the
+            # exchange: only 2xx and 3xx are healthy (SPEC 6).
+            if not 200 <= resp.status < 400:
                 return False, f"status {resp.status}"
             if spec.search is None:
                 return True, f"status {resp.status}"
