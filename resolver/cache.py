@@ -8,7 +8,10 @@ multivalue choices are made per query, never frozen, and a client-dependent answ
 never be served to the wrong client, while the expensive part, encoding, is done once.
 
 Bounded by `max_entries` bodies in all, evicting the least recently used entry: DNS
-popularity is heavily skewed, so LRU keeps the names that are asked for. Entries never
+popularity is heavily skewed, so LRU keeps the names that are asked for. The handler's
+memo of finished replies shares that bound: it counts its replies in `memo_size` (at most
+half the bound, `memo_room`), and the cache keeps its bodies plus those within
+`max_entries`, so the two together never hold more than that many replies. Entries never
 outlive the smallest TTL in them; everything is dropped when the zones reload, and entries
 that consulted a health check are dropped the moment that check changes state.
 """
@@ -68,6 +71,7 @@ class AnswerCache:
         self._entries: OrderedDict[bytes, Entry] = OrderedDict()
         self._by_check: dict[str, set[bytes]] = {}
         self._size = 0
+        self.memo_size = 0  # replies the handler's memo holds, counted in the same bound
         self.hits = 0
         self.misses = 0
 
@@ -180,8 +184,18 @@ class AnswerCache:
             self._by_check.setdefault(check, set()).add(key)
         self._evict()
 
+    def memo_room(self, count: int) -> bool:
+        """Count `count` more memo replies against the shared bound, evicting least
+        recently used bodies to keep the sum within it; False (nothing counted) when the
+        memo would pass its share, half the bound: the memo then starts again empty."""
+        if self.memo_size + count > max(1, self.max_entries // 2):
+            return False
+        self.memo_size += count
+        self._evict()
+        return True
+
     def _evict(self) -> None:
-        while self._size > self.max_entries and self._entries:
+        while self._size + self.memo_size > self.max_entries and self._entries:
             key = next(iter(self._entries))
             self._remove(key)
 

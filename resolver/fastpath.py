@@ -27,7 +27,7 @@ class Query:
     ident: int
     flags: int
     question: bytes  # wire form of name, type and class, as sent (letter case kept)
-    key: bytes  # the question lowercased: name, type and class
+    key: bytes  # the question with the name's ASCII letters lowercased; type, class as sent
     qtype: int
     edns: bool
     udp_size: int
@@ -62,7 +62,9 @@ def parse_query(data: bytes) -> Query | None:
     if qclass != 1 or qtype in SLOW_QTYPES:
         return None
     question = data[12 : pos + 4]
-    key = question.translate(_LOWER)
+    # Only the name's letters fold: type and class are numbers (HTTPS is 0x0041, "A";
+    # TYPE97 is 0x0061, "a"). Length octets are at most 63, below "A", so they stay.
+    key = data[12:pos].translate(_LOWER) + data[pos : pos + 4]
     pos += 4
     edns, udp_size, do, ecs = False, 512, False, None
     if arcount:

@@ -21,7 +21,7 @@ from dnslib import CLASS, QTYPE, RCODE, RR, TXT, DNSHeader, DNSLabel, DNSQuestio
 
 from healthcheck.view import HealthView
 from policies.base import Client
-from resolver import ecs, fastpath, opt
+from resolver import ecs, fastpath, message, names, opt
 from resolver.cache import AnswerCache, Draw, Entry
 from resolver.clientinfo import make_client, normalise, source_address
 from resolver.engine import QueryContext, Resolver, Result
@@ -49,11 +49,12 @@ class Chaos:
     version: str | None
     identity: str | None
 
-    def lookup(self, qname: str) -> str | None:
-        qname = qname.lower().rstrip(".")
-        if qname in ("version.bind", "version.server"):
+    def lookup(self, labels: tuple[bytes, ...] | list[bytes]) -> str | None:
+        """By labels, not text: one label "version.bind" is not the name version.bind."""
+        name = tuple(label.lower() for label in labels)
+        if name in ((b"version", b"bind"), (b"version", b"server")):
             return self.version
-        if qname in ("id.server", "hostname.bind"):
+        if name in ((b"id", b"server"), (b"hostname", b"bind")):
             return self.identity
         return None
 
@@ -63,22 +64,25 @@ class _Note:
     """What the query being answered was about, for metrics and the query log.
 
     Kept raw (the lowercase question, the subnet) and turned into text only for a log
-    line: formatting per query would cost more than answering from the cache.
+    line: formatting per query would cost more than answering from the cache. Both routes
+    fill it the same way, so a question is logged the same whichever route answered it.
     """
 
-    question: bytes | str = b""  # the lowercase wire question, or the name as text
-    qtype: str = "-"
+    question: bytes = b""  # the wire question, its name's ASCII letters lowercased
+    qtype: str = "-"  # the metric label: a known mnemonic or OTHER
+    code: int = -1  # the type's number, for the log
     policy: str = "none"
-    scope: int = 0
+    scope: int = 0  # the ECS scope sent in the reply
     subnet: ecs.ClientSubnet | None = None
 
     def qname(self) -> str:
-        if isinstance(self.question, str):
-            return self.question
+        """The name in presentation form, every octet a log line could misread escaped."""
         if not self.question:
             return "-"
-        text = b".".join(fastpath.labels(self.question)).decode("ascii", "backslashreplace")
-        return text + "."
+        return names.escaped(fastpath.labels(self.question))
+
+    def type_text(self) -> str:
+        return "-" if self.code < 0 else _type_text(self.code)
 
 
 class Handler:
@@ -111,12 +115,22 @@ class Handler:
         # cheapest possible hit. `_exact` holds answers the bytes alone decide (static
         # ones, a client's answer when its ECS option decided it, weighted draws); and
         # `_by_source` answers decided by the packet's source, keyed (source, bytes).
-        # Both are emptied with the cache and on every health change. Together they hold
-        # at most cache.max_entries replies; when full they start again empty: cheaper than
-        # LRU bookkeeping on every hit, and each reply is one cache lookup away.
+        # Both are emptied with the cache and on every health change.
+        #
+        # Bound: the memo and the answer cache share cache.max_entries. Each memo entry
+        # (each reply of a draw) counts one against it, the memo at most half of it
+        # (`AnswerCache.memo_room`); the cache evicts bodies to keep the sum within it.
+        # When the memo has its half it starts again empty: cheaper than LRU bookkeeping
+        # on every hit, and each reply is one cache lookup away. The key cannot be
+        # normalised (the hit is a lookup of the raw bytes), so keys that differ only in
+        # what does not change the reply (the EDNS UDP size: 65,536 values) are separate
+        # entries; but their replies are one object, interned in `_replies`, so what the
+        # memo holds in bytes is a key of at most ~300 octets (a plain query) per entry
+        # plus each distinct reply once, never a copy per UDP size.
         self._exact: dict[bool, dict[bytes, _Memo]] = {False: {}, True: {}}
         self._by_source: dict[bool, dict[tuple[str, bytes], _Memo]] = {False: {}, True: {}}
-        self._memo_size = 0
+        self._replies: dict[bytes, bytes] = {}
+        self._errors = ErrorLog()
 
     def swap(self, resolver: Resolver) -> None:
         """New zone data: every cached answer came from the old data."""
@@ -132,7 +146,8 @@ class Handler:
     def _clear_exact(self) -> None:
         for table in (*self._exact.values(), *self._by_source.values()):
             table.clear()
-        self._memo_size = 0
+        self._replies.clear()
+        self.cache.memo_size = 0
 
     # --- entry point -------------------------------------------------------------------
 
@@ -161,12 +176,27 @@ class Handler:
             if reply is None:
                 reply = self._general(data, source, tcp)
         except Exception:
-            log.exception("internal error answering a query from %s", source)
+            self._internal_error(source)
             ident, flags = struct.unpack_from("!HH", data)
             reply = _header_only(ident, flags, SERVFAIL)
         if self.metrics is not None or self.log_queries:
-            self._record(reply, source, tcp, time.perf_counter() - start)
+            try:
+                self._record(reply, source, tcp, time.perf_counter() - start)
+            except Exception:
+                self._internal_error(source)
         return reply
+
+    def _internal_error(self, source: str) -> None:
+        """Log a bug on the query path, rate-limited: a client could trigger it at will."""
+        full, missed = self._errors.decide(time.monotonic())
+        if missed:
+            log.error(
+                "%d more internal errors in the %.0f s after the last one logged in full",
+                missed,
+                self._errors.interval,
+            )
+        if full:
+            log.exception("internal error answering a query from %s", source)
 
     # --- plain queries -----------------------------------------------------------------
 
@@ -180,22 +210,27 @@ class Handler:
         reuse = self._reuse
         reuse.until = 0.0
         body, scope = self._answer(q.key, None, q.qtype, IN, source, subnet)
+        self._note.scope = scope
         limit = 65535 if tcp else fastpath.udp_limit(q.edns, q.udp_size)
         reply = _finish_plain(q, subnet, limit, body, scope)
         if reuse.until and self.cache.max_entries and not self.log_queries:
             # The same bytes asked again get the same reply (or, for a random choice, a
             # draw with the same odds) until the answer expires or health changes.
+            size = 1 if reuse.draw is None else len(reuse.draw[0])
+            if not self.cache.memo_room(size):
+                self._clear_exact()  # the answer cache still holds it all: refills fast
+                if not self.cache.memo_room(size):
+                    return reply  # more replies than the memo's share of the bound
             rcode = str(RCODE.get(reply[3] & 0xF))
             metric = (self._note.qtype, rcode, self._note.policy)
-            memo: _Memo = (reply[2:], reuse.until, metric, None)
+            interned = self._replies
+            tail = reply[2:]
+            memo: _Memo = (interned.setdefault(tail, tail), reuse.until, metric, None)
             if reuse.draw is not None:
                 bodies, cumulative, total = reuse.draw
-                replies = tuple(_finish_plain(q, subnet, limit, b, 0)[2:] for b in bodies)
+                tails = (_finish_plain(q, subnet, limit, b, 0)[2:] for b in bodies)
+                replies = tuple(interned.setdefault(t, t) for t in tails)
                 memo = (None, reuse.until, metric, (replies, cumulative, total))
-            size = 1 if memo[3] is None else len(memo[3][0])
-            if self._memo_size + size > self.cache.max_entries:
-                self._clear_exact()  # the answer cache still holds it all: refills fast
-            self._memo_size += size
             if reuse.per_client and subnet is None:
                 self._by_source[tcp][(source, data[2:])] = memo
             else:
@@ -246,8 +281,7 @@ class Handler:
         """
         note = self._note
         if not note.question:
-            note.question = key
-            note.qtype = _qtype_name(qtype)
+            note.question, note.code, note.qtype = key, qtype, _qtype_name(qtype)
         note.subnet = subnet
         cache = self.cache
         reuse = self._reuse
@@ -288,7 +322,6 @@ class Handler:
             labels = fastpath.labels(key)
         result = self.resolver.resolve(DNSLabel(list(labels)), qtype, ctx)
         note.policy = ">".join(result.policies) or "none"
-        note.scope = result.scope
         scope = _reply_scope(
             result.scope, subnet, client.address.version if client.address else None
         )
@@ -337,18 +370,20 @@ class Handler:
         if qdcount != 1 or ancount + nscount + arcount > MAX_RRS_IN_QUERY:
             return _header_only(ident, flags, NOTIMP if opcode else FORMERR)
         try:
-            request = DNSRecord.parse(data)
-        except Exception:  # dnslib raises DNSError, and worse on hostile input
+            request, opt_rdata = message.parse(data)
+        except Exception:  # a malformed message; dnslib raises worse on hostile input
             return _header_only(ident, flags, FORMERR)
         if opcode != 0:
             return _header_only(ident, flags, NOTIMP)
         question = request.q
-        labels = question.qname.label
+        labels = question.qname.label  # bytes as sent: any octet (message.py)
         if not _valid_name(labels):
             return _header_only(ident, flags, FORMERR)
         qtype, qclass = int(question.qtype), int(question.qclass)
-        self._note.question = str(question.qname)
-        self._note.qtype = _qtype_name(qtype)
+        lowered = names.lower(labels)
+        key = _question_wire(lowered, qtype, qclass)
+        note = self._note
+        note.question, note.code, note.qtype = key, qtype, _qtype_name(qtype)
         wire_question = _question_wire(labels, qtype, qclass)
         opts = [rr for rr in request.ar if rr.rtype == OPT]
         edns = opts[0] if opts else None
@@ -381,20 +416,19 @@ class Handler:
         subnet = None
         if edns is not None:
             try:
-                found = opt.options(opt.opt_rdata(data) or b"")
+                found = opt.options(opt_rdata or b"")
                 if self.use_ecs:
                     subnet = _client_subnet(found)
             except (opt.OptError, ecs.EcsError):
                 return reply(simple(FORMERR))
-        lowered = tuple(label.lower() for label in labels)
-        key = _question_wire(lowered, qtype, qclass)
         body, scope = self._answer(key, lowered, qtype, qclass, source, subnet)
+        note.scope = scope
         return reply(body, option=_ecs_reply(subnet, scope))
 
     def _chaos(self, question: DNSQuestion) -> tuple[int, list[RR]]:
         if int(question.qtype) not in (int(QTYPE.TXT), 255):
             return REFUSED, []
-        text = self.chaos.lookup(str(question.qname))
+        text = self.chaos.lookup(question.qname.label)
         if text is None:
             return REFUSED, []
         return NOERROR, [RR(question.qname, int(QTYPE.TXT), rclass=CH, ttl=0, rdata=TXT(text))]
@@ -411,7 +445,7 @@ class Handler:
                 source,
                 f" ecs={subnet.address}/{subnet.source}" if subnet is not None else "",
                 note.qname(),
-                note.qtype,
+                note.type_text(),
                 rcode,
                 note.policy,
                 note.scope,
@@ -451,15 +485,21 @@ class _Reuse:
 _Memo = tuple[bytes | None, float, tuple[str, str, str], Draw | None]
 
 
-_QTYPE_NAMES: dict[int, str] = {}
+# The types dnslib knows, by number: fixed at import, so it never grows with what is asked.
+_QTYPE_NAMES: dict[int, str] = {int(code): str(name) for code, name in QTYPE.forward.items()}
 
 
 def _qtype_name(qtype: int) -> str:
-    """The type's mnemonic (TYPE123 when unknown), looked up once per type."""
-    name = _QTYPE_NAMES.get(qtype)
-    if name is None:
-        name = _QTYPE_NAMES[qtype] = str(QTYPE.get(qtype))
-    return name
+    """The type's metric label: its mnemonic when known, else OTHER.
+
+    Metric label sets must stay bounded: a client can ask for any of 65,536 types.
+    """
+    return _QTYPE_NAMES.get(qtype, "OTHER")
+
+
+def _type_text(qtype: int) -> str:
+    """The type as the query log shows it: its mnemonic, else TYPEnnn (RFC 3597)."""
+    return _QTYPE_NAMES.get(qtype) or f"TYPE{qtype}"
 
 
 def _render(labels: tuple[bytes, ...], qtype: int, qclass: int, result: Result) -> bytes:
@@ -537,8 +577,13 @@ def _ecs_reply(subnet: ecs.ClientSubnet | None, scope: int) -> bytes:
 
 
 def _header_only(ident: int, flags: int, rcode: int) -> bytes:
-    """A reply with no sections: for packets whose question cannot be trusted."""
-    out_flags = 0x8000 | (flags & 0x7900) | (rcode & 0xF)
+    """A reply with no sections: for packets whose question cannot be trusted.
+
+    The opcode is echoed. RD is echoed for QUERY only: RD, RA, AD, CD and AA are QUERY's
+    flags, and a reply to any other opcode has them clear (ISC's EDNS compliance test).
+    """
+    keep = 0x7900 if not flags & 0x7800 else 0x7800
+    out_flags = 0x8000 | (flags & keep) | (rcode & 0xF)
     return struct.pack("!6H", ident, out_flags, 0, 0, 0, 0)
 
 
@@ -552,3 +597,26 @@ def _client_subnet(found: list[tuple[int, bytes]]) -> ecs.ClientSubnet | None:
 def _valid_name(labels: list[bytes]) -> bool:
     """RFC 1035 limits dnslib does not check when parsing: 63-octet labels, 255 in all."""
     return all(len(label) <= 63 for label in labels) and sum(len(x) + 1 for x in labels) < 255
+
+
+class ErrorLog:
+    """When to log an internal error: the first of each interval with its traceback, the
+    rest only counted, the count reported with the next one logged after the interval.
+
+    Pure (the caller passes the clock) so it can be tested without logging or time. A
+    packet that triggers a bug can be sent at line rate; a traceback for each would cost
+    more than the answer and flood the log.
+    """
+
+    def __init__(self, interval: float = 60.0) -> None:
+        self.interval = interval
+        self._since: float | None = None  # when the current interval began
+        self._missed = 0
+
+    def decide(self, now: float) -> tuple[bool, int]:
+        """(log this one in full?, errors suppressed since the last one logged in full)."""
+        if self._since is not None and now - self._since < self.interval:
+            self._missed += 1
+            return False, 0
+        missed, self._missed, self._since = self._missed, 0, now
+        return True, missed

@@ -67,3 +67,19 @@ def lower(labels: tuple[bytes, ...] | list[bytes]) -> Name:
 def is_subdomain(name: Name, parent: Name) -> bool:
     """True when name equals parent or lies below it."""
     return not parent or (name[len(name) - len(parent) :] == parent and len(name) >= len(parent))
+
+
+def escaped(name: Name | tuple[bytes, ...]) -> str:
+    """Presentation form for logs (RFC 1035 5.1), with the final dot.
+
+    Printable ASCII stays as it is; every other octet, and '.' and '\\' inside a label,
+    is written \\DDD: a label cannot end a log line or pass for a label boundary.
+    """
+    if not name:
+        return "."
+    return ".".join(label.decode("latin-1").translate(_ESCAPES) for label in name) + "."
+
+
+_ESCAPES = {
+    byte: f"\\{byte:03d}" for byte in range(256) if not 0x21 <= byte <= 0x7E or byte in b".\\"
+}

@@ -1,36 +1,17 @@
 """The OPT record of a query read exactly (RFC 6891), beside dnslib's lenient parse.
 
 dnslib drops a trailing option shorter than its header, so a malformed OPT would pass
-unnoticed; the raw RDATA is walked here and every option checked.
+unnoticed; the raw RDATA (from `message.parse`, which checked every record's RDLENGTH)
+is walked here and every option checked.
 """
 
 from __future__ import annotations
 
 import struct
 
-from dnslib.dns import DNSBuffer
-
-OPT_TYPE = 41
-
 
 class OptError(ValueError):
     """An OPT record whose options do not fit its RDATA: FORMERR."""
-
-
-def opt_rdata(packet: bytes) -> bytes | None:
-    """The raw RDATA of the first OPT record, or None. The packet has parsed already."""
-    buffer = DNSBuffer(packet)
-    _, _, qdcount, ancount, nscount, arcount = buffer.unpack("!6H")
-    for _ in range(qdcount):
-        buffer.decode_name()
-        buffer.get(4)
-    for _ in range(ancount + nscount + arcount):
-        buffer.decode_name()
-        rtype, _, _, length = buffer.unpack("!HHIH")
-        rdata = buffer.get(length)
-        if rtype == OPT_TYPE:
-            return bytes(rdata)
-    return None
 
 
 def options(rdata: bytes) -> list[tuple[int, bytes]]:
