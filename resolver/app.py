@@ -82,6 +82,24 @@ def make_locator(config: Config) -> Locator:
     return Locator(config.locations, config.latency, config.geoip_database)
 
 
+def apply_loaded(
+    handler: Handler, server: DnsServer, config: Config, zone_set: ZoneSet, locator: Locator
+) -> None:
+    """Put one loaded configuration into a running process's handler and listeners.
+
+    The one place a reload changes how a process answers, used alike by the main process
+    and by every worker (which builds its own locator): zones, chaos texts, ECS, the
+    locator, the cache bound and the TCP settings. Log settings are command-line flags,
+    fixed for the process's life. The swap comes last: it empties every cached answer.
+    """
+    handler.locator = locator
+    handler.use_ecs = config.ecs
+    handler.chaos = chaos_of(config)
+    handler.cache.max_entries = config.cache_max_entries
+    server.tcp.settings = config.tcp
+    handler.swap(Resolver(zone_set))
+
+
 def build_handler(loaded: Loaded, health: Any, metrics: Metrics, log_queries: bool) -> Handler:
     """The query handler for one process, from what one load produced."""
     config = loaded.config
@@ -127,6 +145,7 @@ class App:
         self.server = DnsServer(self.handler.handle, config.tcp)
         self.workers: list[workers.WorkerLink] = []
         self._preset: list | None = None
+        self._reload_sequence = 0
         self.http_runner: web.AppRunner | None = None
         self.http_address: ListenAddress | None = None
         self.stopped = asyncio.Event()
@@ -136,27 +155,80 @@ class App:
         config = self.loaded.config
         self._preset = workers.bind_shared(config.listen)
 
-        def run_worker(number: int, conn: Any, addresses: list[ListenAddress]) -> None:
+        def run_worker(number: int, sock: socket.socket, addresses: list[ListenAddress]) -> None:
             handler = build_handler(self.loaded, self.checker.view(), Metrics(), self.log_queries)
-            worker = workers.Worker(number, conn, handler, config, make_locator)
+
+            def apply(config: Config, zone_set: ZoneSet) -> None:
+                apply_loaded(handler, worker.server, config, zone_set, make_locator(config))
+
+            worker = workers.Worker(number, sock, handler, config, apply)
             run_loop(worker.run(addresses))
 
         heap.settle()  # workers start from a frozen heap: fewer pages copied on write
         self.workers = workers.spawn(count, self._preset, run_worker)
 
     def _broadcast(self, message: tuple) -> None:
+        frame = workers.encode(message)
         for link in self.workers:
-            link.send(message)
+            link.send_frame(frame)
 
-    def _from_worker(self, link: workers.WorkerLink) -> None:
-        try:
-            kind, number, snapshot = link.conn.recv()
-        except (EOFError, OSError):
-            asyncio.get_running_loop().remove_reader(link.conn.fileno())
-            log.error("worker %d (pid %d) exited", link.number, link.pid)
-            return
-        if kind == "metrics":
-            self.metrics.remote[number] = snapshot
+    async def _from_worker(self, link: workers.WorkerLink) -> None:
+        """Read one worker's messages until it exits: counters and reload outcomes."""
+        assert link.channel is not None
+        while True:
+            try:
+                message = await link.channel.receive()
+            except EOFError:
+                link.gone()
+                if not self.stopped.is_set():
+                    log.error("%s exited", link.name)
+                return
+            kind = message[0]
+            if kind == "metrics":
+                _, number, snapshot = message
+                self.metrics.remote[number] = snapshot
+            elif kind == "applied":
+                _, _, sequence, error = message
+                future = link.waiting.pop(sequence, None)
+                if future is not None and not future.done():
+                    future.set_result(error)
+
+    async def _send_reload(
+        self, config: Config, zone_set: ZoneSet
+    ) -> list[tuple[workers.WorkerLink, asyncio.Future[str | None]]]:
+        """Send a reload to every worker; each future tells whether that worker applied it
+        (None) or why not."""
+        loop = asyncio.get_running_loop()
+        self._reload_sequence += 1
+        sequence = self._reload_sequence
+        # Pickling megabytes of zones takes a while: in a thread, the loop keeps answering.
+        frame = await loop.run_in_executor(
+            None, workers.encode, ("reload", sequence, config, zone_set)
+        )
+        waits = []
+        for link in self.workers:
+            future: asyncio.Future[str | None] = loop.create_future()
+            if link.send_frame(frame):
+                link.waiting[sequence] = future
+            else:
+                future.set_result("it is gone")
+            waits.append((link, future))
+        return waits
+
+    @staticmethod
+    async def _applied(
+        waits: list[tuple[workers.WorkerLink, asyncio.Future[str | None]]],
+    ) -> list[str]:
+        """Wait for every worker's answer to a reload; why any did not apply it."""
+        errors = []
+        for link, future in waits:
+            try:
+                error = await asyncio.wait_for(future, workers.APPLY_TIMEOUT)
+            except TimeoutError:
+                error = f"no answer in {workers.APPLY_TIMEOUT:.0f} s"
+            if error is not None:
+                errors.append(f"{link.name} did not apply the reload: {error}")
+        return errors
 
     def _health_changed(self, check_id: str, old: bool, new: bool, reason: str) -> None:
         """A check changed state: answers follow at once (the checker logged the change)."""
@@ -173,9 +245,10 @@ class App:
         for sig in (signal.SIGTERM, signal.SIGINT):
             loop.add_signal_handler(sig, self.stopped.set)
         loop.add_signal_handler(signal.SIGHUP, self._reload_in_background)
-        for link in self.workers:
-            loop.add_reader(link.conn.fileno(), self._from_worker, link)
         try:
+            for link in self.workers:
+                link.channel = await workers.Channel.open(link.sock)
+                self._keep(loop.create_task(self._from_worker(link)))
             inherited = self._preset or sdnotify.pair_activated(sdnotify.listen_fds())
             if inherited and not self._preset:
                 log.info("socket activation: %d address(es) from systemd", len(inherited))
@@ -202,9 +275,7 @@ class App:
                 await self.http_runner.cleanup()
             await self.checker.stop()
             if self.workers:
-                for link in self.workers:
-                    loop.remove_reader(link.conn.fileno())
-                await loop.run_in_executor(None, workers.reap, self.workers)
+                await workers.stop_all(self.workers)
         log.info("stopped")
 
     def _status(self) -> str:
@@ -219,7 +290,7 @@ class App:
         async def reload_for_systemd() -> None:
             sdnotify.notify("RELOADING=1")
             ok, _ = await self.reload()
-            status = self._status() if ok else "reload failed; serving the previous zones"
+            status = self._status() if ok else "reload failed or incomplete; see the log"
             sdnotify.notify("READY=1", f"STATUS={status}")
 
         self._keep(asyncio.get_running_loop().create_task(reload_for_systemd()))
@@ -227,8 +298,9 @@ class App:
     async def reload(self) -> tuple[bool, list[str]]:
         """Load everything anew off the event loop; swap it in only if all of it loaded.
 
-        Returns (True, summary lines) or (False, error lines); on failure the previous
-        zones and config keep serving, untouched.
+        Returns (True, summary lines) or (False, error lines). When loading fails the
+        previous zones and config keep serving, untouched; when a worker cannot apply what
+        loaded (or is gone), the others serve the new data and the errors say which one.
         """
         loop = asyncio.get_running_loop()
         async with self._reload_lock:
@@ -247,17 +319,19 @@ class App:
             if config.listen != self.loaded.config.listen or config.http != self.loaded.config.http:
                 log.warning("listen and http addresses change only on restart")
             self.loaded = loaded
-            self.handler.locator = loaded.locator
-            self.handler.cache.max_entries = config.cache_max_entries
-            self.handler.swap(Resolver(loaded.zone_set))
-            self._broadcast(("reload", config, loaded.zone_set))
-            self.handler.use_ecs = config.ecs
-            self.handler.chaos = chaos_of(config)
+            waits = await self._send_reload(config, loaded.zone_set)
+            apply_loaded(self.handler, self.server, config, loaded.zone_set, loaded.locator)
             await self.checker.update(loaded.zone_set.health_checks)
             view = self.checker.view()
             self.handler.health_changed(view, list(loaded.zone_set.health_checks))
             self._broadcast(("health", dict(view.states), list(loaded.zone_set.health_checks)))
             heap.settle()
+            errors = await self._applied(waits)
+            if errors:  # the main process (and any other worker) serves the new data
+                self.metrics.reloads["error"] += 1
+                for error in errors:
+                    log.error("reload incomplete: %s", error)
+                return False, errors
             self.metrics.reloads["ok"] += 1
             lines = summary_lines(loaded.zone_set)
             for line in lines:

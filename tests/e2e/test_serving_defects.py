@@ -3,12 +3,17 @@ others (TCP bursts, /metrics scrapes), and --workers IPC and reloads stay consis
 
 from __future__ import annotations
 
+import json
+import os
 import re
+import signal
 import socket
 import struct
 import threading
 import time
+import urllib.error
 import urllib.request
+from pathlib import Path
 
 import dns.message
 import dns.query
@@ -136,3 +141,148 @@ def test_metrics_label_space_is_bounded_and_scrapes_do_not_stall_dns(start_serve
     assert len(series) <= MAX_LABEL_SETS + OVERFLOW_SETS + 1, len(series)
     assert sum(float(v) for v in series) >= len(queries)
     assert max(latencies) < 0.1, max(latencies)
+
+
+# -- 11, 12: --workers IPC and reloads --------------------------------------------------------
+
+SMALL_ZONE = "zone: big.test\nttl: 60\nrecords:\n  www: [{type: A, values: [192.0.2.1]}]\n"
+
+
+def big_zone(version: int, names: int = 12000) -> str:
+    """Several MB of records: pickled, far more than a socket buffer holds."""
+    text = "x" * 200
+    lines = ["zone: big.test", "ttl: 60", "records:"]
+    lines.append(f"  www: [{{type: A, values: [192.0.2.{version}]}}]")
+    for n in range(names):
+        lines.append(f'  n{n}: [{{type: TXT, values: ["{version}-{n}-{text}"]}}]')
+    return "\n".join(lines) + "\n"
+
+
+def child_pids(srv) -> list[int]:
+    pid = srv.proc.pid
+    return [int(p) for p in Path(f"/proc/{pid}/task/{pid}/children").read_text().split()]
+
+
+def reload_api(port: int) -> tuple[int, dict]:
+    request = urllib.request.Request(
+        f"http://127.0.0.1:{port}/api/v1/reload",
+        method="POST",
+        data=b"",
+        headers={"Content-Type": "application/json"},  # no cross-site form can send it
+    )
+    try:
+        with urllib.request.urlopen(request, timeout=60) as response:
+            return response.status, json.loads(response.read())
+    except urllib.error.HTTPError as err:
+        return err.code, json.loads(err.read())
+
+
+def ask_fresh(srv, name: str, rdtype: str = "A", count: int = 40, rdclass: str = "IN") -> list:
+    """One query from each of count fresh sockets (fresh source ports): SO_REUSEPORT
+    spreads them over both processes."""
+    replies = []
+    for _ in range(count):
+        query = dns.message.make_query(name, rdtype, rdclass)
+        replies.append(dns.query.udp(query, srv.host, port=srv.port, timeout=3))
+    return replies
+
+
+def addresses(replies: list) -> set[str]:
+    return {rd.address for reply in replies for rrset in reply.answer for rd in rrset}
+
+
+def start_workers(start_server, tmp_path: Path, config: str = "", zone: str = SMALL_ZONE):
+    (tmp_path / "big.yaml").write_text(zone)
+    (tmp_path / "policydns.yaml").write_text(config or "ecs: true\n")
+    srv = start_server(
+        "--config",
+        str(tmp_path / "policydns.yaml"),
+        "--zones",
+        str(tmp_path / "big.yaml"),
+        "--listen",
+        "127.0.0.1:0",
+        "--http",
+        "127.0.0.1:0",
+        "--workers",
+        "2",
+    )
+    return srv, http_port(srv)
+
+
+def query_total(port: int) -> float:
+    series = re.findall(r"^policydns_queries_total\{.*\} (\S+)$", scrape(port), re.M)
+    return sum(float(v) for v in series)
+
+
+def test_large_zone_reload_with_workers_while_metrics_flow(start_server, tmp_path: Path):
+    """Reloads of several MB of zones reach the worker while it keeps reporting metrics
+    (many label tuples: large reports): neither process blocks the other."""
+    srv, port = start_workers(start_server, tmp_path)
+    for qtype in range(1000, 4000, 10):  # label tuples in both processes' counters
+        query = dns.message.make_query("www.big.test", qtype)
+        dns.query.udp(query, srv.host, port=srv.port, timeout=3)
+    for version in (2, 3, 4):
+        (tmp_path / "big.yaml").write_text(big_zone(version))
+        before = query_total(port)
+        status, body = reload_api(port)
+        assert status == 200, body
+        assert addresses(ask_fresh(srv, "www.big.test")) == {f"192.0.2.{version}"}
+        txt = ask_fresh(srv, "n11999.big.test", "TXT", count=10)
+        assert all(reply.answer for reply in txt)
+        # Both processes' counters still reach /metrics after the reload.
+        wait_for(lambda b=before: query_total(port) >= b + 50, "metrics after the reload")
+    assert len(child_pids(srv)) == 1
+
+
+def test_reload_changes_chaos_in_every_worker(start_server, tmp_path: Path):
+    srv, port = start_workers(start_server, tmp_path, 'chaos: {version: "v-one"}\n')
+
+    def versions() -> set[bytes]:
+        replies = ask_fresh(srv, "version.bind", "TXT", rdclass="CH")
+        return {b"".join(rd.strings) for reply in replies for rrset in reply.answer for rd in rrset}
+
+    assert versions() == {b"v-one"}
+    (tmp_path / "policydns.yaml").write_text('chaos: {version: "v-two"}\n')
+    status, body = reload_api(port)
+    assert status == 200, body
+    assert versions() == {b"v-two"}
+
+
+def test_reload_changes_tcp_idle_timeout_in_every_process(start_server, tmp_path: Path):
+    srv, port = start_workers(start_server, tmp_path, "tcp: {idle_timeout: 60}\n")
+    (tmp_path / "policydns.yaml").write_text("tcp: {idle_timeout: 0.5}\n")
+    status, body = reload_api(port)
+    assert status == 200, body
+    socks = [socket.create_connection((srv.host, srv.port), timeout=5) for _ in range(12)]
+    try:
+        query = dns.message.make_query("www.big.test", "A").to_wire()
+        for sock in socks:  # 12 source ports: both processes hold some of them
+            sock.sendall(frame(query))
+            (length,) = struct.unpack("!H", recv_exactly(sock, 2))
+            recv_exactly(sock, length)
+        started = time.monotonic()
+        for sock in socks:
+            sock.settimeout(max(0.1, started + 5 - time.monotonic()))
+            try:
+                assert sock.recv(1) == b"", "the server sent data on an idle connection"
+            except TimeoutError:
+                pytest.fail("an idle connection outlived the reloaded 0.5 s idle timeout")
+            except ConnectionResetError:
+                pass
+    finally:
+        for sock in socks:
+            sock.close()
+
+
+def test_reload_reports_a_worker_that_did_not_apply_it(start_server, tmp_path: Path):
+    """A gone worker makes the reload fail loudly (422 and the log), not report success."""
+    srv, port = start_workers(start_server, tmp_path)
+    (worker,) = child_pids(srv)
+    os.kill(worker, signal.SIGKILL)  # the server's own child, by PID
+    wait_for(lambda: "exited" in srv.log(), "the main process noticing the worker exit")
+    (tmp_path / "big.yaml").write_text(SMALL_ZONE.replace("192.0.2.1", "192.0.2.9"))
+    status, body = reload_api(port)
+    assert status == 422, body
+    assert any("worker 1" in error for error in body["errors"]), body
+    srv.signal(signal.SIGHUP)
+    wait_for(lambda: "reload incomplete: worker 1" in srv.log(), "the SIGHUP reload's error")
