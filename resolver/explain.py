@@ -10,6 +10,7 @@ from __future__ import annotations
 import ipaddress
 import json
 import random
+import re
 from pathlib import Path
 from typing import Any
 
@@ -29,21 +30,46 @@ class ExplainError(ValueError):
 
 def subnet_of(text: str) -> ClientSubnet:
     """An ECS subnet from CIDR text, as a resolver would send it (host bits cleared)."""
+    shown = text if len(text) <= 60 else text[:60] + "..."
     try:
         network = ipaddress.ip_network(text, strict=False)
     except ValueError as exc:
-        raise ExplainError(f"bad subnet {text!r}: {exc}") from None
+        reason = str(exc) if len(text) <= 60 else "expected ADDRESS/PREFIX"
+        raise ExplainError(f"bad subnet {shown!r}: {reason}") from None
     family = 1 if network.version == 4 else 2
     return ClientSubnet(family, network.prefixlen, network.network_address)
 
 
+MAX_NAME_OCTETS = 255  # RFC 1035 2.3.4, counted in wire form
+_GENERIC_TYPE_RE = re.compile(r"TYPE([0-9]{1,5})", re.IGNORECASE)  # RFC 3597
+
+
 def qtype_of(text: str) -> int:
+    """A type mnemonic (`A`, `aaaa`) or RFC 3597 `TYPEnnn` with nnn 0..65535."""
     code = QTYPE.reverse.get(text.upper())
-    if code is None:
-        if text.upper().startswith("TYPE") and text[4:].isdigit():
-            return int(text[4:])
-        raise ExplainError(f"unknown record type {text!r}")
-    return int(code)
+    if code is not None:
+        return int(code)
+    generic = _GENERIC_TYPE_RE.fullmatch(text)
+    if generic and int(generic.group(1)) <= 65535:
+        return int(generic.group(1))
+    shown = text if len(text) <= 40 else text[:40] + "..."
+    raise ExplainError(f"unknown record type {shown!r} (a mnemonic like A, or TYPE0..TYPE65535)")
+
+
+def name_of(name: str) -> DNSLabel:
+    """The question name, refused when DNS could not carry it (label > 63, name > 255)."""
+    shown = name if len(name) <= 80 else name[:80] + "..."
+    if len(name) > 4 * MAX_NAME_OCTETS:  # even fully escaped, no longer than this
+        raise ExplainError(f"bad name {shown!r}: longer than {MAX_NAME_OCTETS} octets")
+    try:
+        qname = DNSLabel(name)
+    except Exception as exc:  # dnslib rejects over-long labels in several ways
+        raise ExplainError(f"bad name {shown!r}: {exc}") from None
+    if any(len(label) > 63 for label in qname.label):
+        raise ExplainError(f"bad name {shown!r}: a label is longer than 63 octets")
+    if sum(len(label) + 1 for label in qname.label) + 1 > MAX_NAME_OCTETS:
+        raise ExplainError(f"bad name {shown!r}: longer than {MAX_NAME_OCTETS} octets")
+    return qname
 
 
 def health_file(path: str) -> FixedHealth:
@@ -72,14 +98,12 @@ def explain(
     try:
         ipaddress.ip_address(source)
     except ValueError:
-        raise ExplainError(f"bad client address {source!r}") from None
+        shown = source if len(source) <= 60 else source[:60] + "..."
+        raise ExplainError(f"bad client address {shown!r}") from None
     ecs = subnet_of(subnet) if subnet else None
-    who = make_client(locator, source, ecs if use_ecs else None)
     code = qtype_of(qtype)
-    try:
-        qname = DNSLabel(name)
-    except Exception as exc:  # dnslib rejects over-long labels in several ways
-        raise ExplainError(f"bad name {name!r}: {exc}") from None
+    qname = name_of(name)
+    who = make_client(locator, source, ecs if use_ecs else None)
     result = Result(trace=[])
     resolver = Resolver(zone_set)
     ctx = QueryContext(who, health or FixedHealth({}), random.Random())
