@@ -386,3 +386,10 @@ def test_txt_of_any_text_is_that_text(text):
     parsed = dns.rdata.from_wire(IN, dns.rdatatype.TXT, data, 0, len(data))
     assert b"".join(parsed.strings) == text.encode()
     assert parsed == dns.rdata.from_text(IN, "TXT", txt_presentation(text))
+
+
+def test_value_longer_than_rdlength_allows_is_rejected():
+    """A value over 65535 bytes on the wire cannot be sent: a load error, not a SERVFAIL."""
+    with pytest.raises(rdata.RdataError, match="above 65535"):
+        rdata.parse("TXT", "x" * 66000, OUR_ORIGIN)
+    assert len(rdata.parse("TXT", "x" * 65000, OUR_ORIGIN).data) == -(-65000 // 255)
