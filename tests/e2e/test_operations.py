@@ -541,7 +541,7 @@ LOAD_NAMES = [
 ]
 
 
-DNSPERF = ["-Q", "2000", "-l", "6", "-c", "1", "-q", "100", "-t", "2"]
+DNSPERF = ["-Q", "2000", "-l", "12", "-c", "1", "-q", "100", "-t", "2"]
 
 
 def reload_twenty(run: Running, zones: Path, busy: Callable[[], bool]) -> None:
