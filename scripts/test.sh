@@ -4,12 +4,13 @@ set -euo pipefail
 cd "$(dirname "$0")/.."
 # dig for the CLI-level tests, unbound for the recursive-resolver ECS test,
 # systemd-analyze (and /bin/kill) to verify the unit file, dnsperf for the reload-under-load
-# test.
+# test, knotd (Knot DNS) as the independent oracle of tests/oracle.
 need=()
 command -v dig >/dev/null 2>&1 || need+=(dnsutils)
 command -v unbound >/dev/null 2>&1 || need+=(unbound)
 command -v systemd-analyze >/dev/null 2>&1 || need+=(systemd)
 command -v dnsperf >/dev/null 2>&1 || need+=(dnsperf)
+command -v knotd >/dev/null 2>&1 || [ -x /usr/sbin/knotd ] || need+=(knot)
 [ -x /bin/kill ] || need+=(procps)
 if [ ${#need[@]} -gt 0 ]; then
   apt-get update -qq && apt-get install -y -qq --no-install-recommends "${need[@]}" >/dev/null

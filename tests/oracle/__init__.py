@@ -1,0 +1,1 @@
+"""Differential tests against an independent implementation (Knot DNS)."""
