@@ -1,13 +1,15 @@
 """The server configuration file (SPEC 3): every key validated, with its line on error.
 
-Keys that later features use (geoip, locations, latency, regions, cache, forwarders,
-allow_recursion, rate_limit) are checked for shape now so that a config written today
-keeps loading.
+Keys of SPEC section 3 whose feature has not landed yet (NOT_IMPLEMENTED) are checked for
+shape now, so that a config written today keeps loading, and each one present is a warning
+(Config.warnings): accepted, but it has no effect.
 """
 
 from __future__ import annotations
 
 import ipaddress
+import os
+import re
 import socket
 from collections.abc import Callable
 from dataclasses import dataclass, field
@@ -19,6 +21,21 @@ from resolver.yamlsource import SourceDict, YamlSourceError, load
 
 DEFAULT_LISTEN = ("0.0.0.0:53", "[::]:53")
 DEFAULT_HTTP = "127.0.0.1:8053"
+MIN_TOKEN_LENGTH = 16
+
+# Config keys (dotted for nested ones) that SPEC section 3 defines and this version accepts
+# but does not act on. The one list: a feature that lands removes its key(s) from here.
+NOT_IMPLEMENTED: tuple[str, ...] = (
+    "forwarders",
+    "allow_recursion",
+    "rate_limit",
+    "query_log",
+    "route53",
+    "cache.min_ttl",
+    "cache.max_ttl",
+    "cache.serve_stale",
+    "tcp.max_per_client",
+)
 
 
 @dataclass(frozen=True, slots=True)
@@ -80,7 +97,27 @@ class Config:
     chaos_enabled: bool = True
     tcp: TcpSettings = TcpSettings()
     http_token: str | None = None  # bearer token required by state-changing API calls
+    # Host header names the HTTP listener accepts besides its own address and loopback
+    # (lower case; IPv6 in brackets).
+    http_allowed_hosts: tuple[str, ...] = ()
     source: str | None = None
+    # NOT_IMPLEMENTED keys this file sets: logged at startup, printed by `check`.
+    warnings: tuple[ConfigWarning, ...] = ()
+
+
+@dataclass(frozen=True, slots=True)
+class ConfigWarning:
+    """A config key that is accepted but does nothing yet, at its file and line."""
+
+    file: str
+    line: int
+    key: str
+
+    def __str__(self) -> str:
+        return (
+            f"{self.file}:{self.line}: {self.key} is accepted but not implemented yet; "
+            "it has no effect"
+        )
 
 
 LOCATION_KEYS = {"continent", "country", "subdivision", "latitude", "longitude"}
@@ -101,7 +138,30 @@ TOP_KEYS = {
     "chaos",
     "tcp",
     "http_token",
+    "http_token_file",
+    "http_allowed_hosts",
+    "query_log",
+    "route53",
 }
+CACHE_KEYS = {"max_entries"} | {k[6:] for k in NOT_IMPLEMENTED if k.startswith("cache.")}
+TCP_KEYS = {"idle_timeout", "max_connections"} | {
+    k[4:] for k in NOT_IMPLEMENTED if k.startswith("tcp.")
+}
+RATE_LIMIT_KEYS = {
+    "responses_per_second",
+    "nxdomains_per_second",
+    "errors_per_second",
+    "window",
+    "slip",
+    "ipv4_prefix",
+    "ipv6_prefix",
+    "exempt",
+}
+# A Host name: DNS labels (letters, digits, hyphens, underscores), an IPv4 address, or an
+# IPv6 address in brackets. No port, no scheme, no wildcard.
+_HOST_NAME_RE = re.compile(
+    r"[a-z0-9_]([a-z0-9_-]{0,61}[a-z0-9_])?(\.[a-z0-9_]([a-z0-9_-]{0,61}[a-z0-9_])?)*"
+)
 
 
 class _ConfigReader:
@@ -109,6 +169,7 @@ class _ConfigReader:
         self.file = str(path)
         self.base = path.parent
         self.errors: list[LoadError] = []
+        self.warnings: list[ConfigWarning] = []
 
     def error(self, line: int, what: str, reason: str) -> None:
         self.errors.append(LoadError(self.file, line, what, reason))
@@ -120,7 +181,22 @@ class _ConfigReader:
                 getattr(self, f"_{key}")(doc[key], doc.line_of(key), out)
             else:
                 self.error(doc.line_of(key), str(key), f"unknown key {key!r}")
+        self._note_unimplemented(doc, "")
+        if doc.get("http_token") is not None and doc.get("http_token_file") is not None:
+            line = max(doc.line_of("http_token"), doc.line_of("http_token_file"))
+            self.error(line, "http_token_file", "give http_token or http_token_file, not both")
+        out["warnings"] = tuple(sorted(self.warnings, key=lambda w: w.line))
         return out
+
+    def _note_unimplemented(self, mapping: Any, prefix: str) -> None:
+        """One warning per NOT_IMPLEMENTED key present in mapping (keys under prefix)."""
+        if not isinstance(mapping, SourceDict):
+            return
+        for key in mapping:
+            if f"{prefix}{key}" in NOT_IMPLEMENTED:
+                self.warnings.append(ConfigWarning(self.file, mapping.line_of(key), prefix + key))
+            elif prefix == "" and isinstance(mapping[key], SourceDict):
+                self._note_unimplemented(mapping[key], f"{key}.")
 
     def _addresses(self, value: Any, line: int, what: str) -> tuple[ListenAddress, ...]:
         items = [value] if isinstance(value, str) else value
@@ -246,8 +322,15 @@ class _ConfigReader:
         out["ecs"] = bool(value)
 
     def _cache(self, value: Any, line: int, out: dict) -> None:
-        if not self._mapping(value, line, "cache", {"max_entries"}, "must be {max_entries: N}"):
+        if not self._mapping(value, line, "cache", CACHE_KEYS, "must be {max_entries: N, ...}"):
             return
+        for key in ("min_ttl", "max_ttl", "serve_stale"):
+            seconds = value.get(key, 0)
+            if not _is_int(seconds) or seconds < 0:
+                self.error(line, f"cache.{key}", "must be a non-negative number of seconds")
+        low, high = value.get("min_ttl"), value.get("max_ttl")
+        if _is_int(low) and _is_int(high) and low > high:
+            self.error(line, "cache.min_ttl", "must not be above cache.max_ttl")
         entries = value.get("max_entries", 100000)
         if not _is_int(entries) or entries < 0:
             self.error(line, "cache.max_entries", "must be a non-negative integer")
@@ -255,6 +338,13 @@ class _ConfigReader:
         out["cache_max_entries"] = entries
 
     def _forwarders(self, value: Any, line: int, out: dict) -> None:
+        if isinstance(value, dict):  # per domain: {".": [...], "corp.test": [...]}
+            for domain, addresses in value.items():
+                where = value.line_of(domain) if isinstance(value, SourceDict) else line
+                if not isinstance(domain, str) or not domain:
+                    self.error(where, "forwarders", f"bad domain {domain!r}")
+                self._addresses(addresses or [], where, f"forwarders {domain}")
+            return
         out["forwarders"] = self._addresses(value or [], line, "forwarders")
 
     def _allow_recursion(self, value: Any, line: int, out: dict) -> None:
@@ -270,9 +360,30 @@ class _ConfigReader:
 
     def _rate_limit(self, value: Any, line: int, out: dict) -> None:
         if not self._mapping(
-            value, line, "rate_limit", {"responses_per_second"}, "must be {responses_per_second: N}"
+            value, line, "rate_limit", RATE_LIMIT_KEYS, "must be {responses_per_second: N, ...}"
         ):
             return
+        for key in ("nxdomains_per_second", "errors_per_second"):
+            rate = value.get(key)
+            if rate is not None and (not _is_int(rate) or rate < 0):
+                self.error(line, f"rate_limit.{key}", "must be a non-negative integer or null")
+        for key, low, high in (("window", 1, 3600), ("slip", 0, 10)):
+            item = value.get(key, low)
+            if not _is_int(item) or not low <= item <= high:
+                self.error(line, f"rate_limit.{key}", f"must be an integer {low}..{high}")
+        for key, high in (("ipv4_prefix", 32), ("ipv6_prefix", 128)):
+            item = value.get(key, 0)
+            if not _is_int(item) or not 0 <= item <= high:
+                self.error(line, f"rate_limit.{key}", f"must be a prefix length 0..{high}")
+        exempt = value.get("exempt", [])
+        if not isinstance(exempt, list):
+            self.error(line, "rate_limit.exempt", "must be a list of CIDR blocks")
+        else:
+            for item in exempt:
+                try:
+                    ipaddress.ip_network(str(item), strict=True)
+                except ValueError as exc:
+                    self.error(line, "rate_limit.exempt", f"bad CIDR {item!r}: {exc}")
         rps = value.get("responses_per_second", 0)
         if not _is_int(rps) or rps < 0:
             self.error(line, "rate_limit.responses_per_second", "must be a non-negative integer")
@@ -305,20 +416,112 @@ class _ConfigReader:
     def _http_token(self, value: Any, line: int, out: dict) -> None:
         if value is None:
             return
-        if not isinstance(value, str) or len(value) < 16:
+        if not isinstance(value, str) or len(value) < MIN_TOKEN_LENGTH:
             self.error(line, "http_token", "must be a string of at least 16 characters")
             return
         out["http_token"] = value
+
+    def _http_token_file(self, value: Any, line: int, out: dict) -> None:
+        """The token read from a file (whitespace-stripped), so the config can stay public.
+
+        A relative name is resolved against $CREDENTIALS_DIRECTORY when that is set (systemd
+        LoadCredential=), else against the config file's directory.
+        """
+        if value is None:
+            return
+        if not isinstance(value, str) or not value.strip():
+            self.error(line, "http_token_file", "must be a file name")
+            return
+        path = Path(value)
+        if not path.is_absolute():
+            credentials = os.environ.get("CREDENTIALS_DIRECTORY")
+            path = (Path(credentials) if credentials else self.base) / path
+        try:
+            with open(path, "rb") as handle:
+                raw = handle.read(4097)
+            text = raw.decode("utf-8")
+        except OSError as exc:
+            self.error(line, "http_token_file", f"cannot read {path}: {exc.strerror or exc}")
+            return
+        except UnicodeDecodeError:
+            self.error(line, "http_token_file", f"{path}: the token must be UTF-8 text")
+            return
+        token = text.strip()
+        if len(raw) > 4096:
+            self.error(line, "http_token_file", f"{path}: too long for a token")
+        elif len(token) < MIN_TOKEN_LENGTH:
+            self.error(
+                line,
+                "http_token_file",
+                f"{path}: the token must be at least {MIN_TOKEN_LENGTH} characters, "
+                f"found {len(token)}",
+            )
+        elif any(c.isspace() or not c.isprintable() for c in token):
+            self.error(line, "http_token_file", f"{path}: one token, without spaces inside")
+        else:
+            out["http_token"] = token
+
+    def _http_allowed_hosts(self, value: Any, line: int, out: dict) -> None:
+        if value is None:
+            return
+        items = [value] if isinstance(value, str) else value
+        if not isinstance(items, list):
+            self.error(line, "http_allowed_hosts", "must be a list of host names")
+            return
+        hosts = []
+        for item in items:
+            host = normalize_host_name(item) if isinstance(item, str) else None
+            if host is None:
+                self.error(
+                    line,
+                    "http_allowed_hosts",
+                    f"{item!r} is not a host name or IP address (no port, scheme or wildcard)",
+                )
+            else:
+                hosts.append(host)
+        out["http_allowed_hosts"] = tuple(hosts)
+
+    def _query_log(self, value: Any, line: int, out: dict) -> None:
+        if not self._mapping(
+            value, line, "query_log", {"format", "file"}, "must be {format: ..., file: ...}"
+        ):
+            return
+        if value.get("format", "native") not in ("native", "route53"):
+            self.error(line, "query_log.format", "must be native or route53")
+        if not isinstance(value.get("file"), str | None):
+            self.error(line, "query_log.file", "must be a file name or null")
+
+    def _route53(self, value: Any, line: int, out: dict) -> None:
+        if value is None:
+            return
+        if not self._mapping(
+            value,
+            line,
+            "route53",
+            {"state_dir", "credentials"},
+            "must be {state_dir: DIR, credentials: {KEY_ID: FILE}}",
+        ):
+            return
+        if not isinstance(value.get("state_dir", ""), str):
+            self.error(line, "route53.state_dir", "must be a directory name")
+        credentials = value.get("credentials", {})
+        if not isinstance(credentials, dict) or not all(
+            isinstance(k, str) and isinstance(v, str) for k, v in credentials.items()
+        ):
+            self.error(line, "route53.credentials", "must map access key ids to files")
 
     def _tcp(self, value: Any, line: int, out: dict) -> None:
         if not self._mapping(
             value,
             line,
             "tcp",
-            {"idle_timeout", "max_connections"},
+            TCP_KEYS,
             "must be {idle_timeout: SECONDS, max_connections: N}",
         ):
             return
+        per_client = value.get("max_per_client", 1)
+        if not _is_int(per_client) or per_client < 1:
+            self.error(line, "tcp.max_per_client", "must be a positive integer")
         defaults = TcpSettings()
         idle = value.get("idle_timeout", defaults.idle_timeout)
         cap = value.get("max_connections", defaults.max_connections)
@@ -328,6 +531,27 @@ class _ConfigReader:
             self.error(line, "tcp.max_connections", "must be a positive integer")
         else:
             out["tcp"] = TcpSettings(float(idle), cap)
+
+
+def normalize_host_name(text: str) -> str | None:
+    """A Host header name as compared: lower case, no trailing dot, IPv6 in brackets.
+
+    None when text is not a host name or IP address (a port, a scheme, a wildcard).
+    """
+    host = text.strip().lower()
+    if host.startswith("[") and host.endswith("]"):
+        host = host[1:-1]
+    try:
+        address = ipaddress.ip_address(host)
+    except ValueError:
+        pass
+    else:
+        return f"[{address}]" if address.version == 6 else str(address)
+    if host.endswith("."):
+        host = host[:-1]
+    if not host or len(host) > 253 or not _HOST_NAME_RE.fullmatch(host):
+        return None
+    return host
 
 
 def _is_int(value: Any) -> bool:

@@ -1,14 +1,22 @@
-"""The HTTP API and status listener (SPEC 9), on aiohttp, bound to loopback by default."""
+"""The HTTP API and status listener (SPEC 9), on aiohttp, bound to loopback by default.
+
+Loopback is reachable by every browser on the machine, so every request passes `guard`:
+a Host header that is not this listener's name is refused (DNS rebinding); a
+state-changing request that a web page on another origin could make a browser send is
+refused (cross-site request forgery); and, when a token is configured, a state-changing
+request needs it.
+"""
 
 from __future__ import annotations
 
 import hmac
 import logging
+from collections.abc import Awaitable, Callable
 from typing import TYPE_CHECKING
 
 from aiohttp import web
 
-from resolver.config import ListenAddress
+from resolver.config import ListenAddress, normalize_host_name
 from resolver.explain import ExplainError, explain
 
 if TYPE_CHECKING:
@@ -16,6 +24,16 @@ if TYPE_CHECKING:
 
 log = logging.getLogger("policydns.http")
 APP_KEY = web.AppKey("policydns", object)
+LOCAL_NAMES_KEY = web.AppKey("local_names", frozenset)
+
+# Host names every listener accepts, besides its own address and http_allowed_hosts.
+LOOPBACK_NAMES = frozenset({"localhost", "127.0.0.1", "[::1]"})
+# Methods that only read; every other method changes state and passes the CSRF checks.
+SAFE_METHODS = frozenset({"GET", "HEAD", "OPTIONS"})
+# The Content-Types a cross-site HTML form or a no-cors fetch can send without a CORS
+# preflight (the Fetch standard's CORS-safelisted request content types).
+FORM_TYPES = frozenset({"application/x-www-form-urlencoded", "multipart/form-data", "text/plain"})
+Handler = Callable[[web.Request], Awaitable[web.StreamResponse]]
 
 
 def _error(status: int, message: str) -> web.Response:
@@ -26,12 +44,108 @@ def _owner(request: web.Request) -> App:
     return request.app[APP_KEY]  # type: ignore[return-value]
 
 
+def split_host(text: str) -> tuple[str, int | None] | None:
+    """A Host header (or an Origin's authority) as (normalized name, port or None).
+
+    None when it is not `NAME[:PORT]`, `IPV4[:PORT]` or `[IPV6][:PORT]`.
+    """
+    text = text.strip()
+    if text.startswith("["):
+        name, bracket, rest = text.partition("]")
+        name += bracket
+    else:
+        name, colon, rest = text.partition(":")
+        rest = colon + rest
+    port: int | None = None
+    if rest:
+        digits = rest[1:]
+        if not rest.startswith(":") or not digits.isascii() or not digits.isdigit():
+            return None
+        if len(digits) > 5 or int(digits) > 65535:
+            return None
+        port = int(digits)
+    host = normalize_host_name(name)
+    return None if host is None else (host, port)
+
+
+def _host_refusal(request: web.Request, names: frozenset[str]) -> str | None:
+    """Why the Host header is not one of ours (DNS rebinding), or None when it is."""
+    values = request.headers.getall("Host", [])
+    if not values:
+        return "a Host header is required"
+    if len(values) > 1:
+        return "exactly one Host header is required"
+    parsed = split_host(values[0])
+    if parsed is None or parsed[0] not in names:
+        return (
+            f"Host {values[0]!r} is not a name of this listener; "
+            "list it in http_allowed_hosts in the config to accept it"
+        )
+    return None
+
+
+def _cross_site_refusal(request: web.Request) -> str | None:
+    """Why a state-changing request may come from another site's page, or None."""
+    fetch_site = request.headers.get("Sec-Fetch-Site", "").strip().lower()
+    if fetch_site in ("cross-site", "same-site"):
+        return f"cross-origin request refused (Sec-Fetch-Site: {fetch_site})"
+    origin = request.headers.get("Origin")
+    if origin is not None:
+        scheme, sep, authority = origin.strip().partition("://")
+        own = split_host(request.headers.get("Host", ""))
+        theirs = split_host(authority) if sep and scheme.lower() == "http" else None
+        # Same origin: the page was served by this listener under the name the request uses.
+        if own is None or theirs is None or (theirs[0], theirs[1] or 80) != (own[0], own[1] or 80):
+            return f"cross-origin request refused: Origin {origin!r} is not this listener"
+    media_type = request.headers.get("Content-Type", "").partition(";")[0].strip().lower()
+    if media_type in FORM_TYPES:
+        return (
+            f"Content-Type {media_type} refused: a cross-site form can send it; "
+            "send application/json, or no body"
+        )
+    return None
+
+
+def _token_refusal(request: web.Request, token: str) -> web.Response | None:
+    """401 unless the request carries `Authorization: Bearer TOKEN` (constant-time compare)."""
+    scheme, _, given = request.headers.get("Authorization", "").partition(" ")
+    valid = scheme.lower() == "bearer" and hmac.compare_digest(
+        given.strip().encode(), token.encode()
+    )
+    if valid:
+        return None
+    response = _error(401, "a bearer token is required for this endpoint")
+    response.headers["WWW-Authenticate"] = 'Bearer realm="policydns"'
+    return response
+
+
+@web.middleware
+async def guard(request: web.Request, handler: Handler) -> web.StreamResponse:
+    """Host check for every request; CSRF checks and the token for state-changing ones."""
+    config = _owner(request).loaded.config
+    names = request.app[LOCAL_NAMES_KEY] | frozenset(config.http_allowed_hosts)
+    refusal = _host_refusal(request, names)
+    if refusal is not None:
+        log.info("refused %s %s: %s", request.method, request.path, refusal)
+        return _error(421, refusal)
+    if request.method not in SAFE_METHODS:
+        refusal = _cross_site_refusal(request)
+        if refusal is not None:
+            log.info("refused %s %s: %s", request.method, request.path, refusal)
+            return _error(403, refusal)
+        if config.http_token is not None:
+            unauthorized = _token_refusal(request, config.http_token)
+            if unauthorized is not None:
+                return unauthorized
+    return await handler(request)
+
+
 async def healthz(request: web.Request) -> web.Response:
     return web.Response(text="ok")
 
 
 async def metrics(request: web.Request) -> web.Response:
-    body = _owner(request).metrics.render()
+    body = await _owner(request).metrics.render_off_loop()  # rendered in a thread
     return web.Response(body=body, content_type="text/plain", charset="utf-8")
 
 
@@ -80,26 +194,20 @@ async def explain_endpoint(request: web.Request) -> web.Response:
 
 
 async def reload(request: web.Request) -> web.Response:
+    """Reload config and zones (the token and CSRF checks are in `guard`)."""
     owner = _owner(request)
-    token = owner.loaded.config.http_token
-    if token is not None:
-        scheme, _, given = request.headers.get("Authorization", "").partition(" ")
-        valid = scheme.lower() == "bearer" and hmac.compare_digest(
-            given.strip().encode(), token.encode()
-        )
-        if not valid:
-            response = _error(401, "a bearer token is required for this endpoint")
-            response.headers["WWW-Authenticate"] = 'Bearer realm="policydns"'
-            return response
     ok, lines = await owner.reload()
     if ok:
         return web.json_response({"status": "ok", "zones": lines})
     return web.json_response({"status": "error", "errors": lines}, status=422)
 
 
-def make_app(owner: App) -> web.Application:
-    app = web.Application()
+def make_app(owner: App, listen_host: str = "127.0.0.1") -> web.Application:
+    """The routes, behind `guard`; listen_host is the address the listener binds."""
+    app = web.Application(middlewares=[guard])
     app[APP_KEY] = owner
+    own = normalize_host_name(listen_host)
+    app[LOCAL_NAMES_KEY] = LOOPBACK_NAMES | ({own} if own else set())
     app.router.add_get("/healthz", healthz)
     app.router.add_get("/metrics", metrics)
     app.router.add_get("/api/v1/zones", zones)
@@ -111,7 +219,7 @@ def make_app(owner: App) -> web.Application:
 
 async def start(owner: App, address: ListenAddress) -> tuple[web.AppRunner, ListenAddress]:
     """Bind the API; returns the runner (to clean up) and the bound address (port 0 resolved)."""
-    runner = web.AppRunner(make_app(owner), access_log=None, handle_signals=False)
+    runner = web.AppRunner(make_app(owner, address.host), access_log=None, handle_signals=False)
     await runner.setup()
     site = web.TCPSite(runner, address.host, address.port, reuse_address=True)
     await site.start()

@@ -53,8 +53,8 @@ def http(
     method: str, url: str, headers: dict[str, str] | None = None
 ) -> tuple[int, dict[str, str], bytes]:
     """One HTTP request; returns status, headers and body whatever the status."""
-    data = b"" if method == "POST" else None
-    req = urllib.request.Request(url, method=method, headers=headers or {}, data=data)
+    # No body: urllib labels any body x-www-form-urlencoded, a form the API refuses (CSRF).
+    req = urllib.request.Request(url, method=method, headers=headers or {})
     try:
         with urllib.request.urlopen(req, timeout=15) as resp:
             return resp.status, dict(resp.headers), resp.read()
