@@ -117,9 +117,19 @@ def cmd_check(args: argparse.Namespace) -> int:
         loaded = load_all(_config(args))
     except LoadFailed as exc:
         return _print_errors(exc)
+    for warning in loaded.config.warnings:
+        print(f"warning: {warning}", file=sys.stderr)
     for line in summary_lines(loaded.zone_set):
         print(line)
     return EXIT_OK
+
+
+def _config_logging_warnings(args: argparse.Namespace) -> Config:
+    """The config for serve and each reload; keys that do nothing yet are logged."""
+    config = _config(args)
+    for warning in config.warnings:
+        log.warning("%s", warning)
+    return config
 
 
 def cmd_serve(args: argparse.Namespace) -> int:
@@ -131,14 +141,14 @@ def cmd_serve(args: argparse.Namespace) -> int:
         format="%(asctime)s %(levelname)s %(name)s: %(message)s",
     )
     try:
-        config = _config(args)
+        config = _config_logging_warnings(args)
     except LoadFailed as exc:
         return _print_errors(exc)
     if config.workers < 1:
         print("policydns: --workers must be at least 1", file=sys.stderr)
         return EXIT_USAGE
     try:
-        app = App(config, lambda: _config(args), args.log_queries)
+        app = App(config, lambda: _config_logging_warnings(args), args.log_queries)
     except LoadFailed as exc:
         return _print_errors(exc)
     try:

@@ -1,0 +1,178 @@
+"""Config keys that do nothing yet (SPEC 3): accepted, and each one is a warning with its line.
+
+A key of SPEC section 3 whose feature has not landed must not be silently ignored: the
+operator who writes `forwarders:` must learn that nothing forwards. The keys are listed
+once, in resolver.config.NOT_IMPLEMENTED; these tests follow that list, and check its
+entries against the SPEC example and the code's own config reader.
+"""
+
+from __future__ import annotations
+
+import re
+import subprocess
+import sys
+import textwrap
+from pathlib import Path
+
+import pytest
+
+from resolver.config import NOT_IMPLEMENTED, load_config
+from resolver.errors import LoadFailed
+from tests.serverproc import REPO
+
+# One setting per NOT_IMPLEMENTED key, written as SPEC section 3 writes it.
+EXAMPLES = {
+    "forwarders": 'forwarders: ["127.0.0.1:5301"]',
+    "allow_recursion": "allow_recursion: [127.0.0.0/8]",
+    "rate_limit": "rate_limit: {responses_per_second: 5, window: 15, slip: 2, exempt: []}",
+    "query_log": "query_log: {format: route53, file: null}",
+    "route53": "route53: {state_dir: /var/lib/x, credentials: {AKIAEXAMPLEKEY: /etc/x}}",
+    "cache.min_ttl": "cache: {min_ttl: 5}",
+    "cache.max_ttl": "cache: {max_ttl: 600}",
+    "cache.serve_stale": "cache: {serve_stale: 30}",
+    "tcp.max_per_client": "tcp: {max_per_client: 8}",
+}
+WARNING_RE = re.compile(
+    r"(?P<file>\S+):(?P<line>\d+): (?P<key>[a-z0-9_.]+) is accepted but not implemented yet; "
+    r"it has no effect"
+)
+
+
+def write(tmp_path: Path, text: str) -> Path:
+    path = tmp_path / "policydns.yaml"
+    path.write_text(textwrap.dedent(text).lstrip("\n"))
+    return path
+
+
+def test_every_listed_key_has_an_example():
+    assert set(EXAMPLES) == set(NOT_IMPLEMENTED)
+
+
+@pytest.mark.parametrize("key", NOT_IMPLEMENTED)
+def test_each_unimplemented_key_is_one_warning_at_its_line(tmp_path: Path, key: str):
+    path = write(tmp_path, f"ecs: true\n{EXAMPLES[key]}\n")
+    config = load_config(str(path))
+    assert [(w.file, w.line, w.key) for w in config.warnings] == [(str(path), 2, key)]
+    assert str(config.warnings[0]) == (
+        f"{path}:2: {key} is accepted but not implemented yet; it has no effect"
+    )
+
+
+def test_nested_keys_warn_at_their_own_lines(tmp_path: Path):
+    path = write(
+        tmp_path,
+        """
+        cache:
+          max_entries: 10
+          min_ttl: 5
+          serve_stale: 30
+        tcp:
+          idle_timeout: 5
+          max_per_client: 8
+        forwarders: []
+        """,
+    )
+    config = load_config(str(path))
+    assert [(w.line, w.key) for w in config.warnings] == [
+        (3, "cache.min_ttl"),
+        (4, "cache.serve_stale"),
+        (7, "tcp.max_per_client"),
+        (8, "forwarders"),
+    ]
+    assert config.cache_max_entries == 10
+    assert config.tcp.idle_timeout == 5
+
+
+def test_implemented_keys_do_not_warn(tmp_path: Path):
+    path = write(
+        tmp_path,
+        """
+        listen: ["127.0.0.1:5353"]
+        http: 127.0.0.1:8053
+        workers: 1
+        ecs: false
+        cache: {max_entries: 10}
+        tcp: {idle_timeout: 5, max_connections: 64}
+        chaos: false
+        http_token: 0123456789abcdef
+        http_allowed_hosts: [dns.lab.test]
+        """,
+    )
+    assert load_config(str(path)).warnings == ()
+
+
+@pytest.mark.parametrize(
+    ("text", "what"),
+    [
+        ("cache: {min_ttl: -1}", "cache.min_ttl"),
+        ("cache: {min_ttl: 60, max_ttl: 30}", "cache.min_ttl"),
+        ("cache: {serve_stale: soon}", "cache.serve_stale"),
+        ("tcp: {max_per_client: 0}", "tcp.max_per_client"),
+        ("query_log: {format: syslog}", "query_log.format"),
+        ("query_log: {colour: red}", "query_log.colour"),
+        ("route53: {credentials: [a, b]}", "route53.credentials"),
+        ("rate_limit: {slip: -1}", "rate_limit.slip"),
+        ("rate_limit: {ipv4_prefix: 33}", "rate_limit.ipv4_prefix"),
+        ("rate_limit: {exempt: [10.0.0.1/8]}", "rate_limit.exempt"),
+        ('forwarders: {".": ["8.8.8.8"]}', "forwarders ."),
+    ],
+)
+def test_unimplemented_keys_are_still_validated(tmp_path: Path, text: str, what: str):
+    """Accepting a key is not accepting anything: a bad value is an error with its line."""
+    path = write(tmp_path, f"ecs: true\n{text}\n")
+    with pytest.raises(LoadFailed) as info:
+        load_config(str(path))
+    assert [(e.line, e.what) for e in info.value.errors] == [(2, what)], info.value.errors
+
+
+def test_spec_section_3_example_loads_with_one_warning_per_unimplemented_key(tmp_path: Path):
+    """SPEC section 3's example, keys and comments as written there, loads."""
+    spec = Path("/work/shared/SPEC.md")
+    if not spec.exists():
+        pytest.skip("SPEC.md is not in this checkout")
+    text = spec.read_text()
+    block = text.split("    # policydns.yaml\n", 1)[1].split("\nUnknown keys", 1)[0]
+    example = textwrap.dedent(block)
+    example = example.replace("/etc/policydns/token", str(tmp_path / "token"))
+    example = example.replace("::1/128,", '"::1/128",')
+    path = write(tmp_path, example)
+    config = load_config(str(path))
+    assert sorted(w.key for w in config.warnings) == sorted(NOT_IMPLEMENTED)
+
+
+def run_cli(*args: str) -> subprocess.CompletedProcess:
+    return subprocess.run(
+        [sys.executable, "-m", "resolver", *args],
+        cwd=REPO,
+        capture_output=True,
+        text=True,
+        timeout=30,
+    )
+
+
+def test_check_prints_the_warnings_and_succeeds(tmp_path: Path):
+    zone = tmp_path / "w.yaml"
+    zone.write_text("zone: w.test\nrecords:\n  www: [{type: A, values: [192.0.2.1]}]\n")
+    path = write(tmp_path, f"zones: [{zone}]\nforwarders: []\nrate_limit: {{}}\n")
+    done = run_cli("check", "--config", str(path))
+    assert done.returncode == 0, done.stderr
+    found = [m.groupdict() for m in WARNING_RE.finditer(done.stderr)]
+    assert found == [
+        {"file": str(path), "line": "2", "key": "forwarders"},
+        {"file": str(path), "line": "3", "key": "rate_limit"},
+    ], done.stderr
+    assert re.match(r"w\.test: \d+ record sets", done.stdout), done.stdout
+
+
+def test_serve_logs_one_warning_line_per_key_at_startup(start_server, tmp_path: Path):
+    zone = tmp_path / "w.yaml"
+    zone.write_text("zone: w.test\nrecords:\n  www: [{type: A, values: [192.0.2.1]}]\n")
+    path = write(
+        tmp_path, f"zones: [{zone}]\nallow_recursion: [10.0.0.0/8]\ncache: {{max_ttl: 5}}\n"
+    )
+    srv = start_server("--config", str(path), "--listen", "127.0.0.1:0", "--no-http")
+    lines = [line for line in srv.log().splitlines() if "not implemented yet" in line]
+    assert len(lines) == 2, srv.log()
+    assert all(" WARNING " in line for line in lines), lines
+    keys = [WARNING_RE.search(line).group("key") for line in lines]
+    assert keys == ["allow_recursion", "cache.max_ttl"]
