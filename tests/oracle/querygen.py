@@ -16,6 +16,7 @@ import dns.edns
 import dns.flags
 import dns.message
 import dns.name
+import dns.rdataclass
 import dns.rdatatype
 
 from tests.oracle.zonegen import SUPPORTED, ZoneSet
@@ -28,6 +29,7 @@ OTHER_TYPES = (
 )  # fmt: skip
 EDNS_SIZES = (None, 512, 1232, 4096)
 UNKNOWN_OPTION = dns.edns.GenericOption(65001, b"\x01\x02oracle")
+NSID_REQUEST = dns.edns.GenericOption(dns.edns.NSID, b"")
 ODD_LABELS = (b"\xff\xfe", b"caf\xc3\xa9", b"a\x00b", b"sp ace", b"dot\\.ted", b"\x80")
 
 
@@ -44,26 +46,42 @@ class Query:
     rd: bool
     cd: bool
     tcp: bool
+    ad: bool = False
+    edns_version: int = 0
+    nsid: bool = False
+    qclass: int = dns.rdataclass.IN
 
     def wire(self) -> bytes:
         """The query bytes; the message ID is derived from the index (same for every run)."""
+        options = [UNKNOWN_OPTION] if self.unknown_option else []
+        options += [NSID_REQUEST] if self.nsid else []
         msg = dns.message.make_query(
             self.qname,
             self.qtype,
-            use_edns=0 if self.edns is not None else False,
+            rdclass=self.qclass,
+            use_edns=self.edns_version if self.edns is not None else False,
             payload=self.edns or 1232,
             want_dnssec=self.do,
-            options=[UNKNOWN_OPTION] if self.unknown_option else None,
+            options=options or None,
         )
         msg.id = (self.index * 7919 + 1) & 0xFFFF
         msg.flags = (dns.flags.RD if self.rd else 0) | (dns.flags.CD if self.cd else 0)
+        msg.flags |= dns.flags.AD if self.ad else 0
         return msg.to_wire()
 
     def describe(self) -> str:
         """The question in one line, as dig options."""
         parts = [self.qname.to_text(), dns.rdatatype.to_text(self.qtype)]
+        if self.qclass != dns.rdataclass.IN:
+            parts.append(f"-c {dns.rdataclass.to_text(self.qclass)}")
         parts.append("+tcp" if self.tcp else "+notcp")
         parts.append("+noedns" if self.edns is None else f"+bufsize={self.edns}")
+        if self.edns is not None and self.edns_version:
+            parts.append(f"+edns={self.edns_version}")
+        if self.nsid:
+            parts.append("+nsid")
+        if self.ad:
+            parts.append("+adflag")
         if self.do:
             parts.append("+dnssec")
         if self.unknown_option:
@@ -106,6 +124,8 @@ def questions(zones: ZoneSet, seed: int, count: int) -> list[Query]:
     out = []
     for i, (name, qtype) in enumerate(pairs[:count]):
         edns = rng.choice(EDNS_SIZES)
+        if edns is not None and rng.random() < 0.03:
+            edns = rng.choice((0, 100, 511, 65535))  # below 512 means 512 (RFC 6891 6.2.5)
         out.append(
             Query(
                 index=i,
@@ -117,6 +137,10 @@ def questions(zones: ZoneSet, seed: int, count: int) -> list[Query]:
                 rd=rng.random() < 0.5,
                 cd=rng.random() < 0.15,
                 tcp=rng.random() < 0.1,
+                ad=rng.random() < 0.1,
+                edns_version=1 if edns is not None and rng.random() < 0.03 else 0,
+                nsid=edns is not None and rng.random() < 0.05,
+                qclass=rng.choice((3, 255, 254, 4)) if rng.random() < 0.02 else 1,
             )
         )
     return out
