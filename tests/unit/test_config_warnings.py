@@ -9,6 +9,7 @@ entries against the SPEC example and the code's own config reader.
 from __future__ import annotations
 
 import re
+import signal
 import subprocess
 import sys
 import textwrap
@@ -18,7 +19,7 @@ import pytest
 
 from resolver.config import NOT_IMPLEMENTED, load_config
 from resolver.errors import LoadFailed
-from tests.serverproc import REPO
+from tests.serverproc import REPO, wait_for
 
 # One setting per NOT_IMPLEMENTED key, written as SPEC section 3 writes it.
 EXAMPLES = {
@@ -176,3 +177,7 @@ def test_serve_logs_one_warning_line_per_key_at_startup(start_server, tmp_path: 
     assert all(" WARNING " in line for line in lines), lines
     keys = [WARNING_RE.search(line).group("key") for line in lines]
     assert keys == ["allow_recursion", "cache.max_ttl"]
+
+    srv.signal(signal.SIGHUP)  # a reload reads the config again, and warns again
+    wait_for(lambda: "reloaded w.test" in srv.log(), "the reload")
+    assert srv.log().count("not implemented yet") == 4, srv.log()
