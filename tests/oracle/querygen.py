@@ -30,6 +30,12 @@ OTHER_TYPES = (
 EDNS_SIZES = (None, 512, 1232, 4096)
 UNKNOWN_OPTION = dns.edns.GenericOption(65001, b"\x01\x02oracle")
 NSID_REQUEST = dns.edns.GenericOption(dns.edns.NSID, b"")
+CLIENT_COOKIE = dns.edns.GenericOption(dns.edns.COOKIE, bytes.fromhex("0123456789abcdef"))
+CLIENT_SUBNETS = (
+    dns.edns.ECSOption("198.51.100.0", 24),
+    dns.edns.ECSOption("2001:db8:77::", 48),
+    dns.edns.ECSOption("0.0.0.0", 0),
+)
 ODD_LABELS = (b"\xff\xfe", b"caf\xc3\xa9", b"a\x00b", b"sp ace", b"dot\\.ted", b"\x80")
 
 
@@ -50,11 +56,15 @@ class Query:
     edns_version: int = 0
     nsid: bool = False
     qclass: int = dns.rdataclass.IN
+    cookie: bool = False
+    ecs: int | None = None  # index into CLIENT_SUBNETS
 
     def wire(self) -> bytes:
         """The query bytes; the message ID is derived from the index (same for every run)."""
         options = [UNKNOWN_OPTION] if self.unknown_option else []
         options += [NSID_REQUEST] if self.nsid else []
+        options += [CLIENT_COOKIE] if self.cookie else []
+        options += [CLIENT_SUBNETS[self.ecs]] if self.ecs is not None else []
         msg = dns.message.make_query(
             self.qname,
             self.qtype,
@@ -80,6 +90,11 @@ class Query:
             parts.append(f"+edns={self.edns_version}")
         if self.nsid:
             parts.append("+nsid")
+        if self.cookie:
+            parts.append("+cookie=0123456789abcdef")
+        if self.ecs is not None:
+            ecs = CLIENT_SUBNETS[self.ecs]
+            parts.append(f"+subnet={ecs.address}/{ecs.srclen}")
         if self.ad:
             parts.append("+adflag")
         if self.do:
@@ -141,6 +156,10 @@ def questions(zones: ZoneSet, seed: int, count: int) -> list[Query]:
                 edns_version=1 if edns is not None and rng.random() < 0.03 else 0,
                 nsid=edns is not None and rng.random() < 0.05,
                 qclass=rng.choice((3, 255, 254, 4)) if rng.random() < 0.02 else 1,
+                cookie=edns is not None and rng.random() < 0.05,
+                ecs=rng.randrange(len(CLIENT_SUBNETS))
+                if edns is not None and rng.random() < 0.1
+                else None,
             )
         )
     return out

@@ -20,6 +20,7 @@ from collections.abc import Callable, Iterator
 from dataclasses import dataclass, replace
 from pathlib import Path
 
+import dns.edns
 import dns.flags
 import dns.message
 import dns.name
@@ -30,7 +31,7 @@ import dns.rrset
 import pytest
 
 from tests.oracle import zonegen
-from tests.oracle.querygen import Client, Query, questions
+from tests.oracle.querygen import CLIENT_SUBNETS, Client, Query, questions
 from tests.serverproc import ServerProcess
 
 KNOTD = shutil.which("knotd") or ("/usr/sbin/knotd" if os.path.exists("/usr/sbin/knotd") else None)
@@ -69,6 +70,14 @@ ACCEPTED: dict[str, str] = {
         "policydns does so in every zone it serves (SPEC section 7); Knot stops at the end of "
         "its zone (RFC 1034 section 3.6.2 lets the resolver finish). Expected: Knot's chain, "
         "followed by Knot's own answer to the target (its rcode and authority, RFC 6604)."
+    ),
+    "client-subnet": (
+        "RFC 7871 section 7.2.1: a server that implements ECS echoes the option with a SCOPE "
+        "PREFIX-LENGTH; Knot (without its geoip module) does not and ignores it as an unknown "
+        "option (RFC 6891 section 6.1.2). Expected: Knot's OPT plus the client's option with "
+        "scope 0 (these simple records do not depend on the client's address), for the "
+        "questions ECS applies to: class IN or ANY, EDNS version 0 (else BADVERS, RFC 6891 section "
+        "6.1.3), not a zone transfer."
     ),
     "zone-transfer": (
         "RFC 5936 section 2.2.1/4.2: an unauthorised AXFR/IXFR is refused with an error RCODE; "
@@ -214,8 +223,24 @@ def chain_end(reply_wire: bytes, qname: dns.name.Name) -> tuple[dns.name.Name, d
 Asker = Callable[[Query], bytes | None]
 
 
-def expected(query: Query, knot_wire: bytes | None, ask_knot: Asker, origins, fired, depth=0):
+def expected(query: Query, knot_wire: bytes | None, ask_knot: Asker, origins, fired) -> Reply:
     """Knot's reply with the ACCEPTED rules applied; `fired` counts each rule's use."""
+    want = _expected(query, knot_wire, ask_knot, origins, fired)
+    ecs_applies = (
+        query.qclass in (dns.rdataclass.IN, dns.rdataclass.ANY)
+        and query.edns_version == 0
+        and query.qtype not in (dns.rdatatype.AXFR, dns.rdatatype.IXFR)
+    )
+    if query.ecs is not None and want.opt is not None and ecs_applies:
+        fired["client-subnet"] += 1
+        sent = CLIENT_SUBNETS[query.ecs]
+        echo = dns.edns.ECSOption(sent.address, sent.srclen, 0)
+        options = tuple(sorted((*want.opt[3], (echo.otype, echo.to_wire()))))
+        want = replace(want, opt=(*want.opt[:3], options))
+    return want
+
+
+def _expected(query: Query, knot_wire: bytes | None, ask_knot: Asker, origins, fired, depth=0):
     knot = parse(knot_wire)
     if knot_wire is None or knot.error:
         return knot
@@ -228,7 +253,7 @@ def expected(query: Query, knot_wire: bytes | None, ask_knot: Asker, origins, fi
         return knot
     if qtype in (dns.rdatatype.RRSIG, dns.rdatatype.NSEC) and not knot.answer:
         probe_query = replace(query, qtype=65534)
-        probe = expected(probe_query, ask_knot(probe_query), ask_knot, origins, fired, depth + 1)
+        probe = _expected(probe_query, ask_knot(probe_query), ask_knot, origins, fired, depth + 1)
         if any(k[1] == dns.rdatatype.CNAME for k in probe.answer):
             fired["dnssec-types-beside-cname"] += 1
             label = "expected: Knot's answer with QTYPE 65534 (question aside)"
@@ -243,7 +268,7 @@ def expected(query: Query, knot_wire: bytes | None, ask_knot: Asker, origins, fi
         return knot
     fired["cross-zone-cname"] += 1
     sub_query = replace(query, qname=target)
-    sub = expected(sub_query, ask_knot(sub_query), ask_knot, origins, fired, depth + 1)
+    sub = _expected(sub_query, ask_knot(sub_query), ask_knot, origins, fired, depth + 1)
     return replace(
         knot,
         rcode=sub.rcode,
