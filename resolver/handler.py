@@ -366,15 +366,14 @@ class Handler:
 
     def _general(self, data: bytes, source: str, tcp: bool) -> bytes:
         ident, flags, qdcount, ancount, nscount, arcount = struct.unpack_from("!6H", data)
-        opcode = (flags >> 11) & 0xF
+        if (flags >> 11) & 0xF:
+            return _header_only(ident, flags, NOTIMP)  # whatever follows: not read at all
         if qdcount != 1 or ancount + nscount + arcount > MAX_RRS_IN_QUERY:
-            return _header_only(ident, flags, NOTIMP if opcode else FORMERR)
+            return _header_only(ident, flags, FORMERR)
         try:
             request, opt_rdata = message.parse(data)
         except Exception:  # a malformed message; dnslib raises worse on hostile input
             return _header_only(ident, flags, FORMERR)
-        if opcode != 0:
-            return _header_only(ident, flags, NOTIMP)
         question = request.q
         labels = question.qname.label  # bytes as sent: any octet (message.py)
         if not _valid_name(labels):

@@ -199,6 +199,15 @@ def test_other_opcodes_get_notimp_without_query_flags(world, opcode, qdcount):
     assert out & 0x05B0 == 0  # AA, RD, RA, AD, CD
 
 
+@pytest.mark.parametrize("opcode", [1, 2, 4, 5])
+def test_other_opcodes_get_notimp_even_when_the_rest_is_malformed(world, opcode):
+    """SPEC 7: any opcode but QUERY is NOTIMP; what follows the header is not read."""
+    for rest in (b"", b"\x07example", b"\xc0\x0c\x00\x01\x00\x01"):
+        wire = struct.pack("!6H", 9, opcode << 11, 1, 0, 0, 0) + rest
+        reply = make(world).handle(wire, "127.0.0.1", False)
+        assert struct.unpack_from("!H", reply, 2)[0] & 0x780F == opcode << 11 | NOTIMP
+
+
 def test_query_formerr_still_echoes_rd(world):
     wire = struct.pack("!6H", 6, 0x0100, 2, 0, 0, 0) + b"\x00\x00\x01\x00\x01" * 2
     reply = make(world).handle(wire, "127.0.0.1", False)
