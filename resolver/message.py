@@ -9,7 +9,8 @@
   pointers must point before the name part that holds them, so every name ends.
 - Record lengths: dnslib's RDATA parsers read what their type needs, not RDLENGTH, so an
   A record claiming 8 octets with 4 behind it would misalign every record after it. Each
-  record must end exactly where its RDLENGTH says, else `MessageError` (FORMERR).
+  record must end exactly where its RDLENGTH says, else `MessageError` (FORMERR). And
+  an empty RDATA, which dnslib refuses ("Empty RR"), is kept as an empty `RD`.
 
 The first OPT record's raw RDATA is returned beside the parsed message, for `opt.options`
 to check option by option (dnslib silently drops a truncated trailing option).
@@ -17,7 +18,7 @@ to check option by option (dnslib silently drops a truncated trailing option).
 
 from __future__ import annotations
 
-from dnslib import RR, DNSHeader, DNSLabel, DNSQuestion, DNSRecord
+from dnslib import RD, RR, DNSHeader, DNSLabel, DNSQuestion, DNSRecord
 from dnslib.dns import DNSBuffer
 
 OPT = 41
@@ -76,15 +77,18 @@ def parse(data: bytes) -> tuple[DNSRecord, bytes | None]:
     for section, count in zip(sections, (header.a, header.auth, header.ar), strict=True):
         for _ in range(count):
             start = buffer.offset
-            buffer.decode_name()
+            owner = buffer.decode_name()
             if buffer.offset + 10 > len(data):
                 raise MessageError("record header runs past the end of the message")
-            rtype, _, _, rdlength = buffer.unpack("!HHIH")
+            rtype, rclass, ttl, rdlength = buffer.unpack("!HHIH")
             end = buffer.offset + rdlength
             if end > len(data):
                 raise MessageError("RDATA runs past the end of the message")
             if rtype == OPT and opt_rdata is None:
                 opt_rdata = bytes(data[buffer.offset : end])
+            if rdlength == 0 and rtype != OPT:  # dnslib refuses it ("Empty RR"); it is legal
+                section.append(RR(owner, rtype, rclass, ttl, RD(b"")))
+                continue
             buffer.offset = start
             section.append(RR.parse(buffer))
             if buffer.offset != end:

@@ -241,6 +241,15 @@ def test_an_rdlength_past_the_end_is_formerr(world, logged):
     assert logged.records == []
 
 
+def test_a_record_with_empty_rdata_is_legal(world):
+    """RDLENGTH 0 is legal (dnslib refuses it as "Empty RR"): the query is answered."""
+    question = b"\x03www\x07example\x03com\x00\x00\x01\x00\x01"
+    empty = b"\x00" + struct.pack("!HHIH", 65280, 1, 0, 0)
+    wire = struct.pack("!6H", 10, 0x0100, 1, 0, 0, 1) + question + empty
+    reply = parse(make(world).handle(wire, "127.0.0.1", False))
+    assert reply.rcode() == 0 and reply.answer
+
+
 def test_error_log_gives_one_traceback_per_interval_and_counts_the_rest():
     errors = ErrorLog(interval=60.0)
     assert errors.decide(1000.0) == (True, 0)
