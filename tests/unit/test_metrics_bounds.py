@@ -96,4 +96,8 @@ def test_a_large_scrape_does_not_hold_the_event_loop():
     took, worst_gap, body = asyncio.run(scrape())
     assert len(query_samples(body)) == 60000
     assert took > 0.2, f"the render took only {took:.3f}s: the test proves nothing"
-    assert worst_gap < 0.1, f"the loop stalled {worst_gap:.3f}s of a {took:.3f}s render"
+    # Rendered on the loop, the gap would be the whole render; in a thread the loop only
+    # waits for the GIL, which a busy 2-core machine can stretch to a few hundred ms.
+    assert worst_gap < min(0.5, took / 3), (
+        f"the loop stalled {worst_gap:.3f}s of a {took:.3f}s render"
+    )
