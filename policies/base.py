@@ -8,9 +8,9 @@ It never touches the zone store, the network or the clock, so it is testable in 
 from __future__ import annotations
 
 import ipaddress
-import random
 from collections.abc import Callable, Mapping, Sequence
 from dataclasses import dataclass, field
+from random import Random
 from typing import Any, ClassVar, Protocol
 
 IPAddress = ipaddress.IPv4Address | ipaddress.IPv6Address
@@ -168,7 +168,7 @@ class Policy(Protocol):
         candidates: Sequence[Candidate],
         client: Client,
         healthy: Callable[[int], bool],
-        rng: random.Random,
+        rng: Random,
     ) -> Selection: ...
 
     @classmethod

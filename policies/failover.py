@@ -2,8 +2,8 @@
 
 from __future__ import annotations
 
-import random
 from collections.abc import Callable, Sequence
+from random import Random
 from typing import Any, ClassVar
 
 from policies.base import (
@@ -44,7 +44,7 @@ class FailoverPolicy(BasePolicy):
         candidates: Sequence[Candidate],
         client: Client,
         healthy: Callable[[int], bool],
-        rng: random.Random,
+        rng: Random,
     ) -> Selection:
         order = sorted(range(len(candidates)), key=lambda i: ROLES.index(candidates[i].routing))
 

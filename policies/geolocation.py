@@ -3,9 +3,9 @@
 from __future__ import annotations
 
 import functools
-import random
 from collections.abc import Callable, Mapping, Sequence
 from dataclasses import dataclass
+from random import Random
 from typing import Any, ClassVar
 
 from policies.base import (
@@ -124,7 +124,7 @@ class GeolocationPolicy(BasePolicy):
         candidates: Sequence[Candidate],
         client: Client,
         healthy: Callable[[int], bool],
-        rng: random.Random,
+        rng: Random,
     ) -> Selection:
         matches: list[GeoMatch] = [c.routing for c in candidates]
         only_default = all(m.specificity == 0 for m in matches)

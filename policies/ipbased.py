@@ -3,9 +3,9 @@
 from __future__ import annotations
 
 import functools
-import random
 from collections.abc import Callable, Mapping, Sequence
 from dataclasses import dataclass
+from random import Random
 from typing import Any, ClassVar
 
 from policies.base import (
@@ -74,7 +74,7 @@ class IpBasedPolicy(BasePolicy):
         candidates: Sequence[Candidate],
         client: Client,
         healthy: Callable[[int], bool],
-        rng: random.Random,
+        rng: Random,
     ) -> Selection:
         places: list[CidrLocation] = [c.routing for c in candidates]
         lengths = [p.match_length(client) for p in places]

@@ -3,9 +3,9 @@
 from __future__ import annotations
 
 import math
-import random
 from collections.abc import Callable, Sequence
 from dataclasses import dataclass
+from random import Random
 from typing import Any, ClassVar
 
 from policies.base import (
@@ -67,7 +67,7 @@ class LatencyPolicy(BasePolicy):
         candidates: Sequence[Candidate],
         client: Client,
         healthy: Callable[[int], bool],
-        rng: random.Random,
+        rng: Random,
     ) -> Selection:
         rtts = [rtt_ms(c.routing, client)[0] for c in candidates]
         measured = client.latencies

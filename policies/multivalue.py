@@ -2,8 +2,8 @@
 
 from __future__ import annotations
 
-import random
 from collections.abc import Callable, Sequence
+from random import Random
 from typing import Any, ClassVar
 
 from policies.base import BasePolicy, Candidate, Client, LoadContext, Selection, register
@@ -30,7 +30,7 @@ class MultivaluePolicy(BasePolicy):
         candidates: Sequence[Candidate],
         client: Client,
         healthy: Callable[[int], bool],
-        rng: random.Random,
+        rng: Random,
     ) -> Selection:
         everyone = list(range(len(candidates)))
         up = [i for i in everyone if healthy(i)]

@@ -2,8 +2,8 @@
 
 from __future__ import annotations
 
-import random
 from collections.abc import Callable, Sequence
+from random import Random
 from typing import Any, ClassVar
 
 from policies.base import BasePolicy, Candidate, Client, LoadContext, Selection, register
@@ -29,7 +29,7 @@ class SimplePolicy(BasePolicy):
         candidates: Sequence[Candidate],
         client: Client,
         healthy: Callable[[int], bool],
-        rng: random.Random,
+        rng: Random,
     ) -> Selection:
         # Route 53 answers a simple record even when its health check fails: there is
         # nothing else to answer with. Degraded tells an evaluating alias it is down.

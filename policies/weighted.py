@@ -2,8 +2,8 @@
 
 from __future__ import annotations
 
-import random
 from collections.abc import Callable, Sequence
+from random import Random
 from typing import Any, ClassVar
 
 from policies.base import (
@@ -36,7 +36,7 @@ class WeightedPolicy(BasePolicy):
         candidates: Sequence[Candidate],
         client: Client,
         healthy: Callable[[int], bool],
-        rng: random.Random,
+        rng: Random,
     ) -> Selection:
         weights = [c.routing for c in candidates]
 

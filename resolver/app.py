@@ -329,8 +329,8 @@ class App:
             errors = await self._applied(waits)
             if errors:  # the main process (and any other worker) serves the new data
                 self.metrics.reloads["error"] += 1
-                for error in errors:
-                    log.error("reload incomplete: %s", error)
+                for incomplete in errors:
+                    log.error("reload incomplete: %s", incomplete)
                 return False, errors
             self.metrics.reloads["ok"] += 1
             lines = summary_lines(loaded.zone_set)

@@ -28,10 +28,10 @@ def make_client(locator: Locator, source: str, subnet: ClientSubnet | None) -> C
         if address.version == 4 and subnet.address.version == 6:
             prefix = max(0, prefix - 96)
         return Client(address, prefix, True, locate, latency)
-    address = source_address(source)
-    if address is None:
+    found = source_address(source)
+    if found is None:
         return Client(None, 0, False, locate, latency)
-    return Client(address, address.max_prefixlen, False, locate, latency)
+    return Client(found, found.max_prefixlen, False, locate, latency)
 
 
 _SOURCES: dict[str, IPAddress | None] = {}

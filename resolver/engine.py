@@ -178,8 +178,8 @@ class Resolver:
                 result.authority.append(negative_soa(zone))
                 return None
         if qtype == ANY:
-            group = node.get(CNAME) or node[min(node)]
-            result.answer.extend(self._answer_group(group, owner, ctx, result))
+            shown = node.get(CNAME) or node[min(node)]
+            result.answer.extend(self._answer_group(shown, owner, ctx, result))
             return None
         group = node.get(qtype)
         if group is not None:
@@ -346,7 +346,7 @@ class Resolver:
     def _trace(
         self,
         group: RecordGroup,
-        policy: type,
+        policy: type[Policy],
         views: list[_PolicyView],
         selection: Selection,
         ctx: QueryContext,

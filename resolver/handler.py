@@ -144,8 +144,10 @@ class Handler:
         self._clear_exact()
 
     def _clear_exact(self) -> None:
-        for table in (*self._exact.values(), *self._by_source.values()):
-            table.clear()
+        for exact in self._exact.values():
+            exact.clear()
+        for by_source in self._by_source.values():
+            by_source.clear()
         self._replies.clear()
         self.cache.memo_size = 0
 
@@ -297,14 +299,14 @@ class Handler:
             if found is not None:
                 cache.hits += 1
                 note.policy = entry.policy
-                body, decided_scope = found
                 reuse.set(entry.expires, True, None)
-                return body, _reply_scope(decided_scope, subnet, who[0])
+                return found[0], _reply_scope(found[1], subnet, who[0])
         client = make_client(self.locator, source, subnet)
         ctx = QueryContext(client, self.health, self.rng)
         if entry is not None and entry.direct is not None:
             # A random choice within one group: draw by its odds, or decide just that group.
             draw = entry.draw if entry.draw is not None else self._build_draw(key, entry)
+            body: bytes | None
             if draw:
                 body = _pick(draw, self.rng)  # type: ignore[arg-type]
             else:

@@ -223,7 +223,7 @@ async def start(owner: App, address: ListenAddress) -> tuple[web.AppRunner, List
     await runner.setup()
     site = web.TCPSite(runner, address.host, address.port, reuse_address=True)
     await site.start()
-    sockets = site._server.sockets if site._server else []
+    sockets = getattr(site._server, "sockets", None) or []
     port = sockets[0].getsockname()[1] if sockets else address.port
     bound = ListenAddress(address.host, port)
     log.info("http api on %s", bound)

@@ -39,7 +39,7 @@ class PrefixTable:
     def overlaps(self, network: IPNetwork) -> bool:
         if not self.rows:
             return False
-        return any(b.version == network.version and b.overlaps(network) for b, _ in self.rows)  # type: ignore[arg-type]
+        return any(b.version == network.version and b.overlaps(network) for b, _ in self.rows)
 
     def _scope(self, block: IPNetwork, client: Client) -> int:
         # A more specific block inside this one answers differently for part of it: the

@@ -31,6 +31,9 @@ class MessageError(ValueError):
 class _Buffer(DNSBuffer):
     """dnslib's buffer, reading names as octets (see the module docstring)."""
 
+    data: bytes
+    offset: int
+
     def decode_name(self, last: int = -1) -> DNSLabel:
         labels: list[bytes] = []
         limit = self.offset  # a pointer must go below where this part of the name began

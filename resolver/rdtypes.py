@@ -72,8 +72,8 @@ def svc_param_text(key: int, value: bytes) -> str:
         if key == 5 and value:
             return name + "=" + base64.b64encode(value).decode()
         if key == 6 and value and len(value) % 16 == 0:
-            addrs = [ipaddress.IPv6Address(value[i : i + 16]) for i in range(0, len(value), 16)]
-            return name + "=" + ",".join(map(str, addrs))
+            addrs6 = [ipaddress.IPv6Address(value[i : i + 16]) for i in range(0, len(value), 16)]
+            return name + "=" + ",".join(map(str, addrs6))
     except (IndexError, ValueError):
         pass
     generic = f"key{key}"

@@ -109,7 +109,7 @@ def _construct_sequence(loader: _Loader, node: SequenceNode) -> SourceList:
 
 # libyaml parses a 100,000-record zone about ten times faster; its scanner cannot take the
 # IPv6 fix above, so a document it rejects is read again by the pure-Python loader.
-_FastLoader: type | None = None
+_FastLoader: type[yaml.CSafeLoader] | None = None
 if yaml.__with_libyaml__:
 
     class _FastLoader(yaml.CSafeLoader):  # type: ignore[no-redef]

@@ -239,11 +239,11 @@ class _FileReader:
                 self.error(line_of(key), what, f"bad {key}: {exc}")
                 values[key] = default
         for key in ("serial", *SOA_DEFAULTS):
-            default = mtime & 0xFFFFFFFF if key == "serial" else SOA_DEFAULTS[key]
-            value = raw.get(key, default)
+            number = mtime & 0xFFFFFFFF if key == "serial" else SOA_DEFAULTS[key]
+            value = raw.get(key, number)
             if not _is_int(value) or not 0 <= value <= 0xFFFFFFFF:
                 self.error(line_of(key), what, f"{key} must be 0..4294967295, not {value!r}")
-                value = default
+                value = number
             values[key] = value
         return Soa(**values)
 

@@ -18,4 +18,5 @@ fi
 python3 -m pip install -q -e '.[test]'
 python3 -m ruff check .
 python3 -m ruff format --check .
+python3 -m mypy
 python3 -m pytest "$@"
