@@ -309,12 +309,9 @@ def mutated(draw: st.DrawFn) -> tuple[Built, bytes]:
     """A valid query and the same bytes after one to four hostile edits."""
     base = draw(queries())
     wire = bytearray(base.wire)
-    for _ in range(draw(st.integers(1, 4))):
-        edit = draw(
-            st.sampled_from(
-                ["flip", "truncate", "insert", "count", "rdlength", "delete", "append_rr", "byte"]
-            )
-        )
+    edits = ["flip", "truncate", "insert", "count", "rdlength", "delete", "append_rr", "byte"]
+    for _ in range(draw(st.sampled_from([1, 1, 2, 3, 4]))):
+        edit = draw(st.sampled_from([*edits, "lie", "lie"]))
         size = len(wire)
         if edit == "flip" and size:
             pos = draw(st.integers(0, size - 1))
@@ -341,13 +338,44 @@ def mutated(draw: st.DrawFn) -> tuple[Built, bytes]:
                 if base.edns and base.edns.options and at + 15 <= len(wire):
                     target = draw(st.sampled_from([at + 9, at + 13]))
                 struct.pack_into("!H", wire, target, draw(st.integers(0, 65535)))
+        elif edit == "lie" and size >= 12:
+            # A record that reads well by its type but whose RDLENGTH says otherwise, put
+            # before the OPT: a parser that trusts one and skips by the other goes astray.
+            rtype, rdata = draw(
+                st.sampled_from(
+                    [
+                        (1, b"\xc0\x00\x02\x01"),
+                        (28, bytes(15) + b"\x01"),
+                        (16, b"\x03abc"),
+                        (5, b"\x01a\x00"),
+                        (15, b"\x00\x0a\xc0\x0c"),
+                        (2, b"\xc0\x0c"),
+                    ]
+                )
+            )
+            length = len(rdata) + draw(st.integers(-len(rdata), 12).filter(bool))
+            record = b"\xc0\x0c" + struct.pack("!HHIH", rtype, 1, 60, length) + rdata
+            at = base.opt_offset or len(wire)
+            wire[at:at] = record
+            section = draw(st.sampled_from([6, 8, 10]))
+            count = struct.unpack_from("!H", wire, section)[0]
+            struct.pack_into("!H", wire, section, (count + 1) & 0xFFFF)
         elif edit == "append_rr":
             # One more record (any type, lying RDLENGTH or not) after what is there.
             rtype = draw(st.sampled_from([1, 2, 5, 6, 15, 16, 28, 33, 41, 35, 64, 65, 250]))
-            rdata = draw(st.binary(max_size=16))
-            length = draw(st.one_of(st.just(len(rdata)), st.integers(0, 65535)))
+            fixed = {1: 4, 28: 16}.get(rtype, 0)
+            rdata = draw(st.binary(min_size=fixed, max_size=fixed) | st.binary(max_size=16))
+            length = draw(
+                st.just(len(rdata))
+                | st.integers(max(0, len(rdata) - 4), len(rdata) + 12)
+                | st.integers(0, 65535)
+            )
             owner = draw(st.sampled_from([b"\x00", b"\xc0\x0c", b"\x01a\x00", b"\xc0\xff"]))
-            wire += owner + struct.pack("!HHIH", rtype, 1, 0, length) + rdata
+            record = owner + struct.pack("!HHIH", rtype, 1, 0, length) + rdata
+            # At the end, or between the question and the OPT, where a lie about its
+            # length makes the OPT after it unreadable.
+            at = draw(st.sampled_from([len(wire), base.opt_offset or len(wire)]))
+            wire[at:at] = record
             if size >= 12:
                 section = draw(st.sampled_from([6, 8, 10]))
                 count = struct.unpack_from("!H", wire, section)[0]

@@ -201,7 +201,7 @@ def test_random_bytes_get_a_proper_reply_or_none(shared, data, clear_qr, tcp):
     assert reply_problems(data, ask(shared.handler, data, "192.0.2.99", tcp), tcp) == []
 
 
-@settings(max_examples=examples(1200))
+@settings(max_examples=examples(800))
 @given(query=gen.queries(), tcp=st.booleans(), source=st.sampled_from(SOURCES))
 def test_generated_queries_get_the_reply_spec_7_says(shared, query, tcp, source):
     """Valid queries (any name octets, type, class, EDNS, ECS): the exact outcome."""
@@ -210,7 +210,7 @@ def test_generated_queries_get_the_reply_spec_7_says(shared, query, tcp, source)
     assert reply_problems(query.wire, reply, tcp) + clean_problems(query, reply, tcp) == []
 
 
-@settings(max_examples=examples(1500))
+@settings(max_examples=examples(1000))
 @given(case=gen.mutated(), tcp=st.booleans())
 def test_mutated_queries_get_a_proper_reply_or_none(shared, case, tcp):
     """Valid queries after bit flips, truncation, insertions, count and RDLENGTH lies."""
