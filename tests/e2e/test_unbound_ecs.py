@@ -10,7 +10,6 @@ even with our server stopped. Skipped when unbound is not installed (`apt-get in
 from __future__ import annotations
 
 import shutil
-import socket
 import subprocess
 import time
 from collections.abc import Iterator
@@ -24,7 +23,7 @@ import dns.rcode
 import pytest
 
 from tests.conftest import ZONES
-from tests.serverproc import ServerProcess
+from tests.serverproc import ServerProcess, free_port
 
 pytestmark = pytest.mark.timeout(60)
 
@@ -68,21 +67,6 @@ stub-zone:
 remote-control:
     control-enable: no
 """
-
-
-def free_port() -> int:
-    """A port free for both UDP and TCP on 127.0.0.1 (unbound binds both)."""
-    for _ in range(50):
-        with socket.socket(socket.AF_INET, socket.SOCK_DGRAM) as udp:
-            udp.bind(("127.0.0.1", 0))
-            port = udp.getsockname()[1]
-            with socket.socket(socket.AF_INET, socket.SOCK_STREAM) as tcp:
-                try:
-                    tcp.bind(("127.0.0.1", port))
-                except OSError:
-                    continue
-                return port
-    raise RuntimeError("no free port")
 
 
 def ask(port: int, name: str, ecs: tuple[str, int] | None, timeout: float = 3.0):

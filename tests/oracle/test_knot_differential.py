@@ -12,7 +12,6 @@ from __future__ import annotations
 import os
 import shutil
 import signal
-import socket
 import subprocess
 import time
 from collections import Counter
@@ -32,7 +31,7 @@ import pytest
 
 from tests.oracle import zonegen
 from tests.oracle.querygen import CLIENT_SUBNETS, Client, Query, questions
-from tests.serverproc import ServerProcess
+from tests.serverproc import ServerProcess, free_port
 
 KNOTD = shutil.which("knotd") or ("/usr/sbin/knotd" if os.path.exists("/usr/sbin/knotd") else None)
 SEED = int(os.environ.get("POLICYDNS_ORACLE_SEED", "20261201"))
@@ -334,21 +333,6 @@ def differences(query: Query, ours: Reply, want: Reply, fired: Counter) -> list[
 
 
 # --- servers ------------------------------------------------------------------------------
-
-
-def free_port() -> int:
-    """A port free for both UDP and TCP on 127.0.0.1 right now."""
-    for _ in range(50):
-        with socket.socket(socket.AF_INET, socket.SOCK_DGRAM) as udp:
-            udp.bind(("127.0.0.1", 0))
-            port = udp.getsockname()[1]
-            with socket.socket(socket.AF_INET, socket.SOCK_STREAM) as tcp:
-                try:
-                    tcp.bind(("127.0.0.1", port))
-                except OSError:
-                    continue
-                return port
-    raise RuntimeError("no free port")
 
 
 KNOT_CONF = """\
