@@ -441,18 +441,11 @@ def query_list(zone_set: zonegen.ZoneSet) -> list[Query]:
 
 
 @pytest.fixture
-def start_policydns(zone_dirs, tmp_path: Path) -> Iterator[Callable[[], ServerProcess]]:
-    started: list[ServerProcess] = []
-
-    def start() -> ServerProcess:
-        proc = ServerProcess(["--zones", str(zone_dirs[1]), "--listen", "127.0.0.1:0", "--no-http"])
-        proc.start(tmp_path / f"policydns{len(started)}.log")
-        started.append(proc)
-        return proc
-
-    yield start
-    for proc in started:
-        proc.stop()
+def start_policydns(zone_dirs, start_server) -> Callable[[], ServerProcess]:
+    """A policydns serving the generated YAML zones (conftest's start_server stops it)."""
+    return lambda: start_server(
+        "--zones", str(zone_dirs[1]), "--listen", "127.0.0.1:0", "--no-http"
+    )
 
 
 @pytest.fixture
