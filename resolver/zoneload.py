@@ -9,18 +9,16 @@ from __future__ import annotations
 
 import hashlib
 import ipaddress
-import os
-import time
 from collections.abc import Iterable
 from dataclasses import dataclass, field
 from pathlib import Path
-from typing import Any, NamedTuple
+from typing import Any
 
 from dnslib import QTYPE
 
 import policies
 from healthcheck import spec as checkspec
-from resolver import names, rdata
+from resolver import names, rdata, settled
 from resolver.errors import LoadError
 from resolver.names import Name
 from resolver.yamlsource import SourceDict, SourceList, YamlSourceError, load
@@ -73,63 +71,6 @@ def _is_int(value: Any) -> bool:
     return isinstance(value, int) and not isinstance(value, bool)
 
 
-# A zone file written in place (not renamed over) can be read half-written, and cut at a
-# line boundary it is still valid YAML. So a read is trusted only if the file did not change
-# while it was read and had not changed for SETTLE_SECONDS before; else it is read again.
-SETTLE_SECONDS = 0.3
-SETTLE_READS = 6  # reads of one file before it counts as still being written
-
-
-class FileStamp(NamedTuple):
-    """What changes when a file is written or replaced."""
-
-    size: int
-    mtime_ns: int
-    inode: int
-
-    @classmethod
-    def of(cls, stat: os.stat_result) -> FileStamp:
-        return cls(stat.st_size, stat.st_mtime_ns, stat.st_ino)
-
-
-def settle_delay(before: FileStamp, after: FileStamp, now_ns: int) -> float:
-    """Seconds to wait before reading a file again; 0.0 when the text read can be trusted.
-
-    `before` and `after` are stamps taken around the read, `now_ns` the wall clock just
-    after it. A change during the read, or an mtime less than SETTLE_SECONDS from now
-    (either way: a little in the future is clock skew, not an old file), means a writer
-    may be at work. The wait lasts until the mtime is SETTLE_SECONDS old, so files written
-    together cost one wait, and files not written lately none.
-    """
-    if before != after:
-        return SETTLE_SECONDS
-    age = (now_ns - after.mtime_ns) / 1e9
-    if -SETTLE_SECONDS < age < SETTLE_SECONDS:
-        return SETTLE_SECONDS - age + 0.01
-    return 0.0
-
-
-class _StillChanging(Exception):
-    """The file kept changing over every settle read."""
-
-
-def _read_settled(path: Path) -> tuple[str, os.stat_result]:
-    """The file's text once it holds still, and its stat (see settle_delay).
-
-    Decoded only then: a file cut inside a UTF-8 sequence is half-written, not broken.
-    """
-    for _ in range(SETTLE_READS):
-        before = os.stat(path)
-        data = path.read_bytes()
-        after = os.stat(path)
-        delay = settle_delay(FileStamp.of(before), FileStamp.of(after), time.time_ns())
-        if delay == 0.0:
-            text = data.decode("utf-8")  # newlines translated as read_text does
-            return text.replace("\r\n", "\n").replace("\r", "\n"), after
-        time.sleep(delay)
-    raise _StillChanging
-
-
 class _FileReader:
     """Reads one zone file; accumulates errors instead of raising."""
 
@@ -146,8 +87,8 @@ class _FileReader:
 
     def read(self) -> ZoneDraft | None:
         try:
-            text, stat = _read_settled(self.path)
-        except _StillChanging:
+            text, stat = settled.read(self.path)
+        except settled.StillChanging:
             self.error(
                 0,
                 "zone",

@@ -14,10 +14,11 @@ from pathlib import Path
 
 import pytest
 
-from resolver import names, zoneload
+from resolver import names, settled
 from resolver.errors import LoadFailed
+from resolver.settled import SETTLE_SECONDS, FileStamp, settle_delay
 from resolver.zonecheck import load_zone_set
-from resolver.zoneload import SETTLE_SECONDS, FileStamp, read_zone_file, settle_delay
+from resolver.zoneload import read_zone_file
 
 pytestmark = pytest.mark.timeout(30)
 
@@ -92,7 +93,7 @@ def sleeps(monkeypatch: pytest.MonkeyPatch) -> list[float]:
         taken.append(seconds)
         real_sleep(seconds)
 
-    monkeypatch.setattr(zoneload.time, "sleep", sleep)
+    monkeypatch.setattr(settled.time, "sleep", sleep)
     return taken
 
 
