@@ -17,7 +17,7 @@ from pathlib import Path
 from typing import Any, TypeGuard
 
 from resolver.errors import LoadError, LoadFailed
-from resolver.yamlsource import SourceDict, YamlSourceError, load
+from resolver.yamlsource import SourceDict, YamlSourceError, is_int, load
 
 DEFAULT_LISTEN = ("0.0.0.0:53", "[::]:53")
 DEFAULT_HTTP = "127.0.0.1:8053"
@@ -244,7 +244,7 @@ class _ConfigReader:
         out["zones"] = tuple(str(self.base / i) for i in items)
 
     def _workers(self, value: Any, line: int, out: dict) -> None:
-        if not _is_int(value) or value < 1:
+        if not is_int(value) or value < 1:
             self.error(line, "workers", f"must be a positive integer, not {value!r}")
         out["workers"] = value
 
@@ -326,13 +326,13 @@ class _ConfigReader:
             return
         for key in ("min_ttl", "max_ttl", "serve_stale"):
             seconds = value.get(key, 0)
-            if not _is_int(seconds) or seconds < 0:
+            if not is_int(seconds) or seconds < 0:
                 self.error(line, f"cache.{key}", "must be a non-negative number of seconds")
         low, high = value.get("min_ttl"), value.get("max_ttl")
-        if _is_int(low) and _is_int(high) and low > high:
+        if is_int(low) and is_int(high) and low > high:
             self.error(line, "cache.min_ttl", "must not be above cache.max_ttl")
         entries = value.get("max_entries", 100000)
-        if not _is_int(entries) or entries < 0:
+        if not is_int(entries) or entries < 0:
             self.error(line, "cache.max_entries", "must be a non-negative integer")
             return
         out["cache_max_entries"] = entries
@@ -365,15 +365,15 @@ class _ConfigReader:
             return
         for key in ("nxdomains_per_second", "errors_per_second"):
             rate = value.get(key)
-            if rate is not None and (not _is_int(rate) or rate < 0):
+            if rate is not None and (not is_int(rate) or rate < 0):
                 self.error(line, f"rate_limit.{key}", "must be a non-negative integer or null")
         for key, low, high in (("window", 1, 3600), ("slip", 0, 10)):
             item = value.get(key, low)
-            if not _is_int(item) or not low <= item <= high:
+            if not is_int(item) or not low <= item <= high:
                 self.error(line, f"rate_limit.{key}", f"must be an integer {low}..{high}")
         for key, high in (("ipv4_prefix", 32), ("ipv6_prefix", 128)):
             item = value.get(key, 0)
-            if not _is_int(item) or not 0 <= item <= high:
+            if not is_int(item) or not 0 <= item <= high:
                 self.error(line, f"rate_limit.{key}", f"must be a prefix length 0..{high}")
         exempt = value.get("exempt", [])
         if not isinstance(exempt, list):
@@ -385,7 +385,7 @@ class _ConfigReader:
                 except ValueError as exc:
                     self.error(line, "rate_limit.exempt", f"bad CIDR {item!r}: {exc}")
         rps = value.get("responses_per_second", 0)
-        if not _is_int(rps) or rps < 0:
+        if not is_int(rps) or rps < 0:
             self.error(line, "rate_limit.responses_per_second", "must be a non-negative integer")
             return
         out["responses_per_second"] = rps
@@ -520,14 +520,14 @@ class _ConfigReader:
         ):
             return
         per_client = value.get("max_per_client", 1)
-        if not _is_int(per_client) or per_client < 1:
+        if not is_int(per_client) or per_client < 1:
             self.error(line, "tcp.max_per_client", "must be a positive integer")
         defaults = TcpSettings()
         idle = value.get("idle_timeout", defaults.idle_timeout)
         cap = value.get("max_connections", defaults.max_connections)
         if not _is_number(idle) or idle <= 0:
             self.error(line, "tcp.idle_timeout", "must be a positive number of seconds")
-        elif not _is_int(cap) or cap < 1:
+        elif not is_int(cap) or cap < 1:
             self.error(line, "tcp.max_connections", "must be a positive integer")
         else:
             out["tcp"] = TcpSettings(float(idle), cap)
@@ -552,10 +552,6 @@ def normalize_host_name(text: str) -> str | None:
     if not host or len(host) > 253 or not _HOST_NAME_RE.fullmatch(host):
         return None
     return host
-
-
-def _is_int(value: Any) -> TypeGuard[int]:
-    return isinstance(value, int) and not isinstance(value, bool)
 
 
 def _is_number(value: Any) -> TypeGuard[int | float]:

@@ -21,7 +21,7 @@ from healthcheck import spec as checkspec
 from resolver import names, rdata, settled
 from resolver.errors import LoadError
 from resolver.names import Name
-from resolver.yamlsource import SourceDict, SourceList, YamlSourceError, load
+from resolver.yamlsource import SourceDict, SourceList, YamlSourceError, is_int, load
 from resolver.zone import Alias, RecordGroup, RecordSet, Soa, Zone
 
 ZONE_KEYS = {"zone", "ttl", "soa", "ns", "health_checks", "cidr_collections", "records"}
@@ -65,10 +65,6 @@ def zone_files(paths: Iterable[str]) -> tuple[list[Path], list[LoadError]]:
         else:
             errors.append(LoadError(str(path), 0, "zones", "no such file or directory"))
     return files, errors
-
-
-def _is_int(value: Any) -> bool:
-    return isinstance(value, int) and not isinstance(value, bool)
 
 
 class _FileReader:
@@ -125,7 +121,7 @@ class _FileReader:
             return None
         apex = names.to_text(self.origin)
         ttl = doc.get("ttl", 300)
-        if not _is_int(ttl) or not 0 <= ttl <= MAX_TTL:
+        if not is_int(ttl) or not 0 <= ttl <= MAX_TTL:
             self.error(doc.line_of("ttl"), apex, f"ttl must be 0..{MAX_TTL}, not {ttl!r}")
             ttl = 300
         ns_names = self._apex_ns(doc, apex)
@@ -182,7 +178,7 @@ class _FileReader:
         for key in ("serial", *SOA_DEFAULTS):
             number = mtime & 0xFFFFFFFF if key == "serial" else SOA_DEFAULTS[key]
             value = raw.get(key, number)
-            if not _is_int(value) or not 0 <= value <= 0xFFFFFFFF:
+            if not is_int(value) or not 0 <= value <= 0xFFFFFFFF:
                 self.error(line_of(key), what, f"{key} must be 0..4294967295, not {value!r}")
                 value = number
             values[key] = value
@@ -346,7 +342,7 @@ class _FileReader:
             if policy.single_value and len(values) > 1:
                 fail(f"a {policy.name} record set holds exactly one value, not {len(values)}")
         ttl = item.get("ttl", zone_ttl)
-        if not _is_int(ttl) or not 0 <= ttl <= MAX_TTL:
+        if not is_int(ttl) or not 0 <= ttl <= MAX_TTL:
             fail(f"ttl must be 0..{MAX_TTL}, not {ttl!r}")
         if not ok:
             self.failed.add((owner, rtype))
