@@ -31,8 +31,8 @@ from bench.serve_bench import NAMES, US_NETWORKS, ZONE, client_subnets, write_zo
 from healthcheck.view import AllHealthy
 from resolver.app import build_handler, load_all
 from resolver.config import load_config
-from resolver.handler import Handler
 from resolver.metrics import Metrics
+from resolver.query.handler import Handler
 
 
 def handler(work: Path) -> Handler:

@@ -24,9 +24,9 @@ from dnslib import QTYPE, DNSLabel
 from healthcheck.view import AllHealthy
 from policies.base import Client
 from resolver.config import load_config
-from resolver.engine import QueryContext, Resolver
-from resolver.location import Locator
-from resolver.zonecheck import known_regions, load_zone_set
+from resolver.query.engine import QueryContext, Resolver
+from resolver.query.location import Locator
+from resolver.zones.check import known_regions, load_zone_set
 
 REPO = Path(__file__).resolve().parent.parent
 NAMES = {

@@ -11,7 +11,7 @@ import ipaddress
 from collections.abc import Callable, Mapping, Sequence
 from dataclasses import dataclass, field
 from random import Random
-from typing import Any, ClassVar, Protocol
+from typing import Any, ClassVar, Protocol, TypeGuard
 
 IPAddress = ipaddress.IPv4Address | ipaddress.IPv6Address
 IPNetwork = ipaddress.IPv4Network | ipaddress.IPv6Network
@@ -150,6 +150,9 @@ class Policy(Protocol):
     name: ClassVar[str]  # what logs and explain call it
     single_value: ClassVar[bool]  # each record set holds exactly one value
     allows_alias: ClassVar[bool]
+    # The answer can differ between queries (by client, health or chance); only a policy
+    # that always gives every set (simple) is not.
+    dynamic: ClassVar[bool]
     random: ClassVar[bool]  # chooses at random: its answer must be decided per query
 
     @classmethod
@@ -196,6 +199,7 @@ class BasePolicy:
 
     single_value: ClassVar[bool] = False
     allows_alias: ClassVar[bool] = True
+    dynamic: ClassVar[bool] = True
     random: ClassVar[bool] = False
 
     @classmethod
@@ -263,9 +267,23 @@ def get(key: str) -> type[Policy] | None:
     return REGISTRY.get(key)
 
 
-def is_int(value: Any) -> bool:
+# The value rules every reader of zone and config files shares (policies, health-check
+# specs, the config): written once here, the lowest layer all of them may import.
+
+
+def is_int(value: Any) -> TypeGuard[int]:
+    """An integer as YAML gives it; YAML's true and false are bools, not 1 and 0."""
     return isinstance(value, int) and not isinstance(value, bool)
 
 
-def is_number(value: Any) -> bool:
+def is_number(value: Any) -> TypeGuard[int | float]:
     return isinstance(value, int | float) and not isinstance(value, bool)
+
+
+def coordinates_problem(latitude: Any, longitude: Any) -> str | None:
+    """Why a latitude and longitude pair is not a place on Earth, or None."""
+    if not is_number(latitude) or not -90 <= latitude <= 90:
+        return f"latitude must be -90..90, not {latitude!r}"
+    if not is_number(longitude) or not -180 <= longitude <= 180:
+        return f"longitude must be -180..180, not {longitude!r}"
+    return None

@@ -12,6 +12,7 @@ from policies.base import BasePolicy, Candidate, Client, LoadContext, Selection,
 class SimplePolicy(BasePolicy):
     key: ClassVar[str] = "simple"
     name: ClassVar[str] = "simple"
+    dynamic: ClassVar[bool] = False  # every set, every time: the answer is fixed
 
     @classmethod
     def parse(cls, value: Any, ctx: LoadContext) -> tuple[Any, list[str]]:

@@ -13,17 +13,19 @@ from typing import Any
 from aiohttp import web
 
 from healthcheck.checker import HealthChecker
-from resolver import __version__, heap, http_api, sdnotify, workers
-from resolver.cache import AnswerCache
-from resolver.config import Config, ListenAddress
-from resolver.engine import Resolver
+from resolver import __version__, http_api
+from resolver.config import Config
 from resolver.errors import LoadError, LoadFailed
-from resolver.handler import Chaos, Handler
-from resolver.location import Locator
 from resolver.metrics import Metrics
-from resolver.server import DnsServer
-from resolver.zone import ZoneSet
-from resolver.zonecheck import known_regions, load_zone_set
+from resolver.query.engine import Resolver
+from resolver.query.handler import Chaos, Handler
+from resolver.query.location import Locator
+from resolver.query.reuse import AnswerCache
+from resolver.serve import heap, sdnotify, workers
+from resolver.serve.listen import ListenAddress
+from resolver.serve.transport import DnsServer
+from resolver.zones.check import known_regions, load_zone_set
+from resolver.zones.model import ZoneSet
 
 log = logging.getLogger("policydns")
 
@@ -161,7 +163,7 @@ class App:
             def apply(config: Config, zone_set: ZoneSet) -> None:
                 apply_loaded(handler, worker.server, config, zone_set, make_locator(config))
 
-            worker = workers.Worker(number, sock, handler, config, apply)
+            worker = workers.Worker(number, sock, handler, config.tcp, apply)
             run_loop(worker.run(addresses))
 
         heap.settle()  # workers start from a frozen heap: fewer pages copied on write

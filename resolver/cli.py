@@ -10,8 +10,9 @@ import sys
 from collections.abc import Sequence
 
 from resolver import __version__
-from resolver.config import Config, load_config, parse_address
+from resolver.config import Config, load_config
 from resolver.errors import LoadFailed
+from resolver.serve.listen import parse_address
 
 log = logging.getLogger("policydns")
 
@@ -163,7 +164,7 @@ def cmd_serve(args: argparse.Namespace) -> int:
 
 def cmd_explain(args: argparse.Namespace) -> int:
     from resolver.app import load_all
-    from resolver.explain import ExplainError, explain, health_file, to_text
+    from resolver.query.explain import ExplainError, explain, health_file, to_text
 
     try:
         loaded = load_all(_config(args))

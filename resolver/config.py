@@ -10,14 +10,14 @@ from __future__ import annotations
 import ipaddress
 import os
 import re
-import socket
 from collections.abc import Callable
 from dataclasses import dataclass, field
 from pathlib import Path
 from typing import Any, TypeGuard
 
 from resolver.errors import LoadError, LoadFailed
-from resolver.yamlsource import SourceDict, YamlSourceError, is_int, load
+from resolver.serve.listen import ListenAddress, TcpSettings, parse_address
+from resolver.zones.yamlsource import SourceDict, YamlSourceError, is_int, load
 
 DEFAULT_LISTEN = ("0.0.0.0:53", "[::]:53")
 DEFAULT_HTTP = "127.0.0.1:8053"
@@ -39,45 +39,6 @@ NOT_IMPLEMENTED: tuple[str, ...] = (
 
 
 @dataclass(frozen=True, slots=True)
-class ListenAddress:
-    host: str
-    port: int
-
-    @property
-    def family(self) -> int:
-        return socket.AF_INET6 if ":" in self.host else socket.AF_INET
-
-    def __str__(self) -> str:
-        return f"[{self.host}]:{self.port}" if ":" in self.host else f"{self.host}:{self.port}"
-
-
-def parse_address(text: str) -> ListenAddress:
-    """`ADDR:PORT`, IPv6 in brackets: `[::1]:5353`. Raises ValueError with the reason."""
-    text = str(text).strip()
-    if text.startswith("["):
-        host, sep, port = text[1:].partition("]:")
-        if not sep:
-            raise ValueError(f"{text!r}: write IPv6 as [ADDR]:PORT")
-    else:
-        host, sep, port = text.rpartition(":")
-        if not sep or ":" in host:
-            raise ValueError(f"{text!r}: expected ADDR:PORT (IPv6 as [ADDR]:PORT)")
-    try:
-        address = ipaddress.ip_address(host)
-    except ValueError:
-        raise ValueError(f"{text!r}: {host!r} is not an IP address") from None
-    if not port.isdigit() or int(port) > 65535:
-        raise ValueError(f"{text!r}: port must be 0..65535")
-    return ListenAddress(str(address), int(port))
-
-
-@dataclass(frozen=True, slots=True)
-class TcpSettings:
-    idle_timeout: float = 10.0  # RFC 7766 suggests seconds, not minutes, under load
-    max_connections: int = 256
-
-
-@dataclass(frozen=True, slots=True)
 class Config:
     listen: tuple[ListenAddress, ...] = tuple(parse_address(a) for a in DEFAULT_LISTEN)
     http: ListenAddress | None = field(default_factory=lambda: parse_address(DEFAULT_HTTP))
@@ -95,7 +56,7 @@ class Config:
     chaos_version: str | None = None  # None: the default "policydns VERSION"
     chaos_id: str | None = None  # None: the host name
     chaos_enabled: bool = True
-    tcp: TcpSettings = TcpSettings()
+    tcp: TcpSettings = field(default_factory=TcpSettings)
     http_token: str | None = None  # bearer token required by state-changing API calls
     # Host header names the HTTP listener accepts besides its own address and loopback
     # (lower case; IPv6 in brackets).

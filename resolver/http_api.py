@@ -12,15 +12,17 @@ from __future__ import annotations
 import hmac
 import logging
 from collections.abc import Awaitable, Callable
-from typing import TYPE_CHECKING
+from typing import Protocol
 
 from aiohttp import web
 
-from resolver.config import ListenAddress, normalize_host_name
-from resolver.explain import ExplainError, explain
-
-if TYPE_CHECKING:
-    from resolver.app import App
+from healthcheck.checker import HealthChecker
+from resolver.config import Config, normalize_host_name
+from resolver.metrics import Metrics
+from resolver.query.explain import ExplainError, explain
+from resolver.query.location import Locator
+from resolver.serve.listen import ListenAddress
+from resolver.zones.model import ZoneSet
 
 log = logging.getLogger("policydns.http")
 APP_KEY = web.AppKey("policydns", object)
@@ -36,11 +38,40 @@ FORM_TYPES = frozenset({"application/x-www-form-urlencoded", "multipart/form-dat
 Handler = Callable[[web.Request], Awaitable[web.StreamResponse]]
 
 
+class Serving(Protocol):
+    """One load's data as the API reads it."""
+
+    @property
+    def config(self) -> Config: ...
+
+    @property
+    def zone_set(self) -> ZoneSet: ...
+
+    @property
+    def locator(self) -> Locator: ...
+
+
+class Owner(Protocol):
+    """What the API needs of the running server: the app satisfies it, and the API never
+    imports the app (which starts the API)."""
+
+    @property
+    def loaded(self) -> Serving: ...
+
+    @property
+    def metrics(self) -> Metrics: ...
+
+    @property
+    def checker(self) -> HealthChecker: ...
+
+    async def reload(self) -> tuple[bool, list[str]]: ...
+
+
 def _error(status: int, message: str) -> web.Response:
     return web.json_response({"error": message}, status=status)
 
 
-def _owner(request: web.Request) -> App:
+def _owner(request: web.Request) -> Owner:
     return request.app[APP_KEY]  # type: ignore[return-value]
 
 
@@ -202,7 +233,7 @@ async def reload(request: web.Request) -> web.Response:
     return web.json_response({"status": "error", "errors": lines}, status=422)
 
 
-def make_app(owner: App, listen_host: str = "127.0.0.1") -> web.Application:
+def make_app(owner: Owner, listen_host: str = "127.0.0.1") -> web.Application:
     """The routes, behind `guard`; listen_host is the address the listener binds."""
     app = web.Application(middlewares=[guard])
     app[APP_KEY] = owner
@@ -217,7 +248,7 @@ def make_app(owner: App, listen_host: str = "127.0.0.1") -> web.Application:
     return app
 
 
-async def start(owner: App, address: ListenAddress) -> tuple[web.AppRunner, ListenAddress]:
+async def start(owner: Owner, address: ListenAddress) -> tuple[web.AppRunner, ListenAddress]:
     """Bind the API; returns the runner (to clean up) and the bound address (port 0 resolved)."""
     runner = web.AppRunner(make_app(owner, address.host), access_log=None, handle_signals=False)
     await runner.setup()

@@ -26,7 +26,7 @@ from hypothesis import given, settings
 from hypothesis import strategies as st
 
 from resolver.errors import LoadFailed
-from resolver.zonecheck import known_regions, load_zone_set
+from resolver.zones.check import known_regions, load_zone_set
 from tests.property import strategies as gen
 from tests.property.world import SCALE, error_log, make_handler, settled
 

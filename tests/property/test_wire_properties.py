@@ -23,8 +23,8 @@ import pytest
 from hypothesis import given, settings
 from hypothesis import strategies as st
 
-from resolver import fastpath
-from resolver.handler import Handler
+from resolver.query.handler import Handler
+from resolver.wire import fastpath
 from tests.property import strategies as gen
 from tests.property.world import RANDOM_NAMES, SCALE, World, error_log, load
 

@@ -16,12 +16,12 @@ from contextlib import contextmanager
 from pathlib import Path
 
 from healthcheck.view import AllHealthy
-from resolver.cache import AnswerCache
-from resolver.engine import Resolver
-from resolver.handler import Chaos, Handler
-from resolver.location import Locator
-from resolver.zone import ZoneSet
-from resolver.zonecheck import known_regions, load_zone_set
+from resolver.query.engine import Resolver
+from resolver.query.handler import Chaos, Handler
+from resolver.query.location import Locator
+from resolver.query.reuse import AnswerCache
+from resolver.zones.check import known_regions, load_zone_set
+from resolver.zones.model import ZoneSet
 
 REPO = Path(__file__).resolve().parents[2]
 ZONES = REPO / "zones"

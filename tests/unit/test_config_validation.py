@@ -7,8 +7,9 @@ from pathlib import Path
 
 import pytest
 
-from resolver.config import Config, ListenAddress, TcpSettings, load_config, parse_address
+from resolver.config import Config, load_config
 from resolver.errors import LoadError, LoadFailed
+from resolver.serve.listen import ListenAddress, TcpSettings, parse_address
 
 
 def config_text(text: str) -> str:

@@ -10,8 +10,8 @@ from dnslib import QTYPE, RCODE, DNSLabel
 
 from healthcheck.view import AllHealthy, FixedHealth
 from policies import Client
-from resolver.engine import QueryContext, Resolver
-from resolver.zonecheck import load_zone_set
+from resolver.query.engine import QueryContext, Resolver
+from resolver.zones.check import load_zone_set
 
 ZONE = """
 zone: example.test

@@ -11,13 +11,13 @@ import dns.message
 import pytest
 
 from healthcheck.view import AllHealthy, FixedHealth
-from resolver import fastpath
-from resolver.cache import AnswerCache
 from resolver.config import load_config
-from resolver.engine import Resolver
-from resolver.handler import Chaos, Handler
-from resolver.location import Locator
-from resolver.zonecheck import known_regions, load_zone_set
+from resolver.query.engine import Resolver
+from resolver.query.handler import Chaos, Handler
+from resolver.query.location import Locator
+from resolver.query.reuse import AnswerCache
+from resolver.wire import fastpath
+from resolver.zones.check import known_regions, load_zone_set
 
 REPO = Path(__file__).resolve().parents[2]
 CONFIG = """

@@ -14,9 +14,9 @@ from collections.abc import Iterator
 import pytest
 
 from healthcheck.view import AllHealthy
-from resolver.engine import Resolver
-from resolver.handler import Chaos, Handler
-from resolver.zonecheck import load_zone_set
+from resolver.query.engine import Resolver
+from resolver.query.handler import Chaos, Handler
+from resolver.zones.check import load_zone_set
 from tests.e2e.test_robustness import (
     ANSWERED,
     KINDS,

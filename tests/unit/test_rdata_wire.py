@@ -30,11 +30,11 @@ from hypothesis import HealthCheck, given, settings
 from hypothesis import strategies as st
 
 from healthcheck.view import AllHealthy
-from resolver import names, rdata
-from resolver.engine import Record, Resolver
 from resolver.errors import LoadFailed
-from resolver.handler import Chaos, Handler
-from resolver.zonecheck import load_zone_set
+from resolver.query.engine import Record, Resolver
+from resolver.query.handler import Chaos, Handler
+from resolver.wire import names, rdata
+from resolver.zones.check import load_zone_set
 
 ORIGIN = dns.name.from_text("example.com.")
 OUR_ORIGIN = names.from_text("example.com.")

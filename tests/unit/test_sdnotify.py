@@ -16,7 +16,7 @@ from pathlib import Path
 
 import pytest
 
-from resolver import sdnotify
+from resolver.serve import sdnotify
 from tests.serverproc import REPO
 
 
@@ -154,7 +154,7 @@ def _udp_tcp_pair(host: str = "127.0.0.1") -> tuple[socket.socket, socket.socket
 # systemd passes them, sets LISTEN_PID to its own pid, and reports what it got.
 CHILD = r"""
 import fcntl, json, os, socket, sys
-from resolver import sdnotify
+from resolver.serve import sdnotify
 
 high = [fcntl.fcntl(int(fd), fcntl.F_DUPFD, 10) for fd in sys.argv[1:]]
 for target, fd in enumerate(high, start=3):

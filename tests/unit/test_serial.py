@@ -5,8 +5,8 @@ from __future__ import annotations
 import os
 from pathlib import Path
 
-from resolver.serial import newer, next_serial
-from resolver.zonecheck import load_zone_set
+from resolver.zones.check import load_zone_set
+from resolver.zones.serial import newer, next_serial
 
 ORIGIN = (b"example", b"test")
 

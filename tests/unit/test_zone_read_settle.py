@@ -14,11 +14,12 @@ from pathlib import Path
 
 import pytest
 
-from resolver import names, settled
 from resolver.errors import LoadFailed
-from resolver.settled import SETTLE_SECONDS, FileStamp, settle_delay
-from resolver.zonecheck import load_zone_set
-from resolver.zoneload import read_zone_file
+from resolver.wire import names
+from resolver.zones import settled
+from resolver.zones.check import load_zone_set
+from resolver.zones.load import read_zone_file
+from resolver.zones.settled import SETTLE_SECONDS, FileStamp, settle_delay
 
 pytestmark = pytest.mark.timeout(30)
 

@@ -11,9 +11,9 @@ import pytest
 import yaml
 from dnslib import DNSBuffer
 
-from resolver import names, rdata
 from resolver.errors import LoadError, LoadFailed
-from resolver.zonecheck import load_zone_set
+from resolver.wire import names, rdata
+from resolver.zones.check import load_zone_set
 
 REPO = Path(__file__).resolve().parents[2]
 ORIGIN = names.from_text("example.com.")

@@ -21,7 +21,7 @@ from __future__ import annotations
 from dnslib import RD, RR, DNSHeader, DNSLabel, DNSQuestion, DNSRecord
 from dnslib.dns import DNSBuffer
 
-OPT = 41
+from resolver.wire.codes import OPT
 
 
 class MessageError(ValueError):

@@ -5,8 +5,8 @@ from __future__ import annotations
 import dataclasses
 from collections.abc import Mapping
 
-from resolver.names import Name
-from resolver.zone import Zone
+from resolver.wire.names import Name
+from resolver.zones.model import Zone
 
 HALF = 1 << 31
 MOD = 1 << 32

@@ -31,10 +31,10 @@ from dataclasses import dataclass, field
 from typing import Any
 
 from healthcheck.state import HealthSnapshot
-from resolver import heap
-from resolver.config import Config, ListenAddress
-from resolver.server import DnsServer, bind_pair
-from resolver.zone import ZoneSet
+from resolver.serve import heap
+from resolver.serve.listen import ListenAddress, TcpSettings
+from resolver.serve.transport import DnsServer, bind_pair
+from resolver.zones.model import ZoneSet
 
 log = logging.getLogger("policydns.workers")
 METRICS_EVERY = 0.5
@@ -223,20 +223,21 @@ def reap(links: list[WorkerLink], timeout: float = 10.0) -> None:
             time.sleep(0.05)
 
 
-ApplyFn = Callable[[Config, ZoneSet], None]
+# The main process's configuration is opaque here: a worker hands it back to `apply`.
+ApplyFn = Callable[[Any, ZoneSet], None]
 
 
 class Worker:
     """A DNS-only process: the handler and listeners, fed by the main process."""
 
     def __init__(
-        self, number: int, sock: socket.socket, handler: Any, config: Config, apply: ApplyFn
+        self, number: int, sock: socket.socket, handler: Any, tcp: TcpSettings, apply: ApplyFn
     ) -> None:
         self.number = number
         self.sock = sock
         self.handler = handler
         self.apply = apply  # the same function the main process applies a reload with
-        self.server = DnsServer(handler.handle, config.tcp, announce=False)
+        self.server = DnsServer(handler.handle, tcp, announce=False)
         self.stopped = asyncio.Event()
 
     async def run(self, addresses: list[ListenAddress]) -> None:
@@ -274,7 +275,7 @@ class Worker:
             elif kind == "stop":
                 self.stopped.set()
 
-    def _apply(self, config: Config, zone_set: ZoneSet) -> str | None:
+    def _apply(self, config: Any, zone_set: ZoneSet) -> str | None:
         """Apply a reload; None when it worked, else why not (the main process reports it)."""
         try:
             self.apply(config, zone_set)

@@ -12,7 +12,8 @@ from __future__ import annotations
 import struct
 from dataclasses import dataclass
 
-OPT = 41
+from resolver.wire.codes import OPT
+
 UDP_PAYLOAD = 1232
 # Types that need the full path: zone transfers and obsolete mail types (refused or
 # NOTIMP there), OPT and type 0 (FORMERR there).

@@ -11,12 +11,12 @@ import policies
 from healthcheck import spec as checkspec
 from policies.base import LoadContext
 from policies.regions import AWS_REGIONS
-from resolver import names, rdata
 from resolver.errors import LoadError, LoadFailed
-from resolver.names import Name
-from resolver.serial import carry_serials
-from resolver.zone import RecordGroup, ZoneSet
-from resolver.zoneload import ZoneDraft, load_zone_drafts
+from resolver.wire import names, rdata
+from resolver.wire.names import Name
+from resolver.zones.load import ZoneDraft, load_zone_drafts
+from resolver.zones.model import RecordGroup, ZoneSet
+from resolver.zones.serial import carry_serials
 
 CNAME = int(QTYPE.CNAME)
 

@@ -15,9 +15,9 @@ from dnslib import QTYPE, RCODE, SOA, DNSLabel
 import policies
 from healthcheck.view import HealthView
 from policies.base import Client, Odds, Policy, Selection
-from resolver import names, rdata
-from resolver.names import Name
-from resolver.zone import RecordGroup, RecordSet, Zone, ZoneSet
+from resolver.wire import names, rdata
+from resolver.wire.names import Name
+from resolver.zones.model import RecordGroup, RecordSet, Zone, ZoneSet
 
 A, AAAA, NS, CNAME, DS, SOA_TYPE, ANY = (
     int(QTYPE.reverse[t]) for t in ("A", "AAAA", "NS", "CNAME", "DS", "SOA", "ANY")
@@ -277,7 +277,7 @@ class Resolver:
             )
         # Even a decision made only to judge an alias's health shaped the answer.
         result.scope = max(result.scope, selection.scope)
-        if policy.name != "simple":
+        if policy.dynamic:
             result.dynamic = True
         if record:
             result.random = result.random or policy.random

@@ -13,7 +13,7 @@ import socket
 import struct
 from collections.abc import Callable
 
-from resolver.config import ListenAddress, TcpSettings
+from resolver.serve.listen import ListenAddress, TcpSettings
 
 log = logging.getLogger("policydns.server")
 

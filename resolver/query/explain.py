@@ -17,11 +17,11 @@ from typing import Any
 from dnslib import CLASS, QTYPE, RCODE, RR, DNSLabel
 
 from healthcheck.view import FixedHealth, HealthView
-from resolver.clientinfo import make_client
-from resolver.ecs import ClientSubnet
-from resolver.engine import QueryContext, Resolver, Result
-from resolver.location import Locator
-from resolver.zone import ZoneSet
+from resolver.query.client import make_client
+from resolver.query.engine import QueryContext, Resolver, Result
+from resolver.query.location import Locator
+from resolver.wire.ecs import ClientSubnet
+from resolver.zones.model import ZoneSet
 
 
 class ExplainError(ValueError):

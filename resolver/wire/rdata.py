@@ -31,8 +31,8 @@ from dnslib import (
     DNSLabel,
 )
 
-from resolver import names
-from resolver.rdtypes import HTTPS, NAPTR, SPF, SVC_KEYS, SVC_NAMES, SVCB
+from resolver.wire import names
+from resolver.wire.rdtypes import HTTPS, NAPTR, SPF, SVC_KEYS, SVC_NAMES, SVCB
 
 
 class RdataError(ValueError):

@@ -16,30 +16,36 @@ import random
 import struct
 import time
 from dataclasses import dataclass
+from typing import Protocol
 
-from dnslib import CLASS, QTYPE, RCODE, RR, TXT, DNSHeader, DNSLabel, DNSQuestion, DNSRecord
+from dnslib import QTYPE, RCODE, RR, TXT, DNSHeader, DNSLabel, DNSQuestion, DNSRecord
 
 from healthcheck.view import HealthView
 from policies.base import Client
-from resolver import ecs, fastpath, message, names, opt
-from resolver.cache import AnswerCache, Draw, Entry
-from resolver.clientinfo import make_client, normalise, source_address
-from resolver.engine import QueryContext, Resolver, Result
-from resolver.location import Locator
-from resolver.metrics import Metrics
+from resolver.query.client import make_client, normalise, source_address
+from resolver.query.engine import QueryContext, Resolver, Result
+from resolver.query.location import Locator
+from resolver.query.reuse import AnswerCache, Draw, Entry
+from resolver.wire import ecs, fastpath, message, names, opt
+from resolver.wire.codes import (
+    ANY_CLASS,
+    BADVERS,
+    CH,
+    FORMERR,
+    IN,
+    NOERROR,
+    NOTIMP,
+    OPT,
+    REFUSED,
+    SERVFAIL,
+)
 
 log = logging.getLogger("policydns.handler")
 qlog = logging.getLogger("policydns.query")
 
-OPT = 41
 MAX_RRS_IN_QUERY = 16  # more than this in a query is an attack, not a client
-BADVERS = 16
-CH = int(CLASS.reverse["CH"])
-IN = int(CLASS.reverse["IN"])
-ANY_CLASS = 255
 REFUSED_QTYPES = {251, 252}  # IXFR, AXFR: no zone transfers
 NOTIMP_QTYPES = {253, 254}  # MAILB, MAILA: obsolete
-NOERROR, FORMERR, SERVFAIL, NOTIMP, REFUSED = 0, 1, 2, 4, 5
 
 
 @dataclass(frozen=True, slots=True)
@@ -85,6 +91,12 @@ class _Note:
         return "-" if self.code < 0 else _type_text(self.code)
 
 
+class Observer(Protocol):
+    """Where each answered query's labels and time go (resolver.metrics.Metrics)."""
+
+    def observe(self, labels: tuple[str, str, str], seconds: float) -> None: ...
+
+
 class Handler:
     """Turns request bytes into reply bytes against the current resolver."""
 
@@ -95,7 +107,7 @@ class Handler:
         chaos: Chaos,
         locator: Locator | None = None,
         use_ecs: bool = True,
-        metrics: Metrics | None = None,
+        metrics: Observer | None = None,
         log_queries: bool = False,
         cache: AnswerCache | None = None,
     ) -> None:

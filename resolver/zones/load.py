@@ -18,11 +18,12 @@ from dnslib import QTYPE
 
 import policies
 from healthcheck import spec as checkspec
-from resolver import names, rdata, settled
 from resolver.errors import LoadError
-from resolver.names import Name
-from resolver.yamlsource import SourceDict, SourceList, YamlSourceError, is_int, load
-from resolver.zone import Alias, RecordGroup, RecordSet, Soa, Zone
+from resolver.wire import names, rdata
+from resolver.wire.names import Name
+from resolver.zones import settled
+from resolver.zones.model import Alias, RecordGroup, RecordSet, Soa, Zone
+from resolver.zones.yamlsource import SourceDict, SourceList, YamlSourceError, is_int, load
 
 ZONE_KEYS = {"zone", "ttl", "soa", "ns", "health_checks", "cidr_collections", "records"}
 SOA_KEYS = {"mname", "rname", "serial", "refresh", "retry", "expire", "minimum"}

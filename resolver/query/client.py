@@ -5,8 +5,8 @@ from __future__ import annotations
 import ipaddress
 
 from policies.base import Client, IPAddress
-from resolver.ecs import ClientSubnet
-from resolver.location import Locator
+from resolver.query.location import Locator
+from resolver.wire.ecs import ClientSubnet
 
 
 def normalise(address: IPAddress) -> IPAddress:

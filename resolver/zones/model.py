@@ -11,8 +11,8 @@ from typing import Any
 
 from dnslib import RD
 
-from resolver import names
-from resolver.names import Name
+from resolver.wire import names
+from resolver.wire.names import Name
 
 
 @dataclass(frozen=True, slots=True)

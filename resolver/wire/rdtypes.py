@@ -15,7 +15,7 @@ from typing import Any
 import dnslib
 from dnslib import QTYPE, RDMAP, TXT
 
-from resolver import names
+from resolver.wire import names
 
 # SvcParamKey numbers by presentation name (RFC 9460 section 14.3.2).
 SVC_KEYS: dict[str, int] = {

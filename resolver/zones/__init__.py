@@ -1,0 +1,2 @@
+"""Zones: the immutable model the query path reads, and reading, checking and compiling
+zone files into it. Imports resolver.wire (and policies and healthcheck) only."""
