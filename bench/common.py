@@ -169,18 +169,25 @@ def start_server(
     timeout: float = 60,
     cmd: list[str] | None = None,
     probe: tuple[int, str] | None = None,
+    checkout: Path | None = None,
 ) -> Server:
     """policydns serve ARGS (or another server's command line), pinned to `core`.
 
     Ready when the log says "listening on udp+tcp 127.0.0.1:PORT", or, for a server that
-    does not say so, when `probe` (port, name) answers a query for the name with NOERROR."""
+    does not say so, when `probe` (port, name) answers a query for the name with NOERROR.
+    `checkout`: run policydns from that source tree (another commit, for a baseline)."""
     if cmd is None:
         cmd = [sys.executable, "-m", "resolver", "serve", "--listen", "127.0.0.1:0", "--no-http"]
         cmd += args
     if core is not None and shutil.which("taskset"):
         cmd = ["taskset", "-c", str(core), *cmd]
     out = open(log, "wb")  # noqa: SIM115 - lives as long as the server
-    proc = subprocess.Popen(cmd, stdout=out, stderr=subprocess.STDOUT, cwd=REPO)
+    env = None
+    if checkout is not None:
+        env = {**os.environ, "PYTHONPATH": str(checkout)}
+    proc = subprocess.Popen(
+        cmd, stdout=out, stderr=subprocess.STDOUT, cwd=checkout or REPO, env=env
+    )
     deadline = time.monotonic() + timeout
     while time.monotonic() < deadline:
         if probe is not None:

@@ -34,8 +34,12 @@ dnsperf -v); CPU/q as a ratio to the ceiling on the same load and transport; qps
 ratio to naive dnslib on the same load; the share of queries answered NOERROR.
 Also the load time and memory of a 100,000-record-set zone (--skip-big to skip).
 
+With --baseline DIR, policydns from another checkout (e.g. `git worktree add DIR COMMIT`)
+answers every UDP and TCP load as "baseline", started and measured in the same rounds,
+and a last table gives policydns's CPU per query over the baseline's, load by load.
+
 Run:  python -m bench.serve_bench [--rounds 3] [--seconds 10] [--skip-big]
-                                  [--only simple,weighted,geo,mix,tcp,x16]
+                                  [--only simple,weighted,geo,mix,tcp,x16] [--baseline DIR]
 """
 
 from __future__ import annotations
@@ -51,6 +55,7 @@ from dataclasses import dataclass
 from pathlib import Path
 
 from bench.common import (
+    REPO,
     Server,
     address_for,
     answers,
@@ -221,13 +226,16 @@ class Row:
         return "tcp" if self.proto == "tcp" else LOADS[self.load][2]
 
 
-def plan(others: list[str], only: set[str] | None) -> list[Row]:
+def plan(others: list[str], only: set[str] | None, baseline: bool = False) -> list[Row]:
     rows = []
+    base = [Row("baseline", "")] if baseline else []
     for load in ("simple", "weighted", "geo + ECS", "mix"):
         rows += [Row("ceiling", load), Row("naive dnslib", load), Row("policydns", load)]
+        rows += [Row(b.server, load) for b in base]
         if load in ("simple", "mix"):
             rows += [Row(other, load) for other in others]
     rows += [Row("ceiling", "simple", "tcp"), Row("policydns", "simple", "tcp")]
+    rows += [Row(b.server, "simple", "tcp") for b in base]
     rows += [Row(kind, "simple x16") for kind in ("ceiling", "naive dnslib", "policydns")]
     rows += [Row("policydns -w2", "simple x16"), Row("policydns -w2 c1", "simple x16")]
     # One client flow reaches one socket: one worker answers alone, the other idles.
@@ -235,9 +243,17 @@ def plan(others: list[str], only: set[str] | None) -> list[Row]:
     return [row for row in rows if only is None or row.key in only]
 
 
-def launch(kind: str, work: Path, files: dict[str, Path], config: Path) -> Server:
+def launch(
+    kind: str, work: Path, files: dict[str, Path], config: Path, baseline: Path | None = None
+) -> Server:
     """Start one server of the table on a free port, pinned as the docstring says."""
     port = free_port()
+    if kind == "baseline" and baseline is not None:
+        return start_server(
+            ["--config", str(config), "--zones", str(work / "zones")],
+            work / "baseline.log",
+            checkout=baseline,
+        )
     if kind.startswith("policydns"):
         workers = ["--workers", "2"] if "-w2" in kind else []
         # "-w2": two workers on both cores (the kernel places them; dnsperf shares core 0);
@@ -287,7 +303,14 @@ def main() -> int:
         "--only",
         help="comma-separated subset of: simple,weighted,geo,mix,tcp,x16 (default: all)",
     )
+    parser.add_argument(
+        "--baseline",
+        type=Path,
+        help="a checkout of another policydns commit, measured in the same rounds",
+    )
     args = parser.parse_args()
+    if args.baseline is not None and not (args.baseline / "resolver").is_dir():
+        parser.error(f"--baseline: {args.baseline} holds no resolver package")
     only = set(args.only.split(",")) if args.only else None
     if only and not only <= {"simple", "weighted", "geo", "mix", "tcp", "x16"}:
         parser.error(f"--only: unknown load in {args.only}")
@@ -309,7 +332,7 @@ def main() -> int:
     others = [name for name in OTHERS if find_program(name)]
     if others:
         write_rfc1035_zone(work / f"{ZONE}.zone", names)
-    rows = plan(others, only)
+    rows = plan(others, only, args.baseline is not None)
     samples: dict[Row, list[tuple[float, ...]]] = {row: [] for row in rows}
     checks = []
     failed: dict[str, str] = {}
@@ -319,7 +342,7 @@ def main() -> int:
             if server_kind in failed:
                 continue
             try:
-                server = launch(server_kind, work, files, config)
+                server = launch(server_kind, work, files, config, args.baseline)
             except RuntimeError as error:
                 if server_kind not in OTHERS:
                     raise
@@ -397,6 +420,20 @@ def main() -> int:
                 f"(simple x16); busiest process did {medians[two][4]:.0%} of the work; "
                 f"context switches per 1,000 queries {medians[two][5]:.1f} "
                 f"(one process: {medians[one][5]:.1f})"
+            )
+    compared = [
+        (row, medians[row][1], medians[Row("baseline", row.load, row.proto)][1])
+        for row in rows
+        if row.server == "policydns"
+        and Row("baseline", row.load, row.proto) in medians
+        and row in medians
+    ]
+    if compared:
+        print(f"\npolicydns ({REPO}) against the baseline ({args.baseline}), same rounds:")
+        for row, ours, theirs in compared:
+            print(
+                f"  {row.load:10} {row.proto:5} CPU us/q {ours:6.1f} vs {theirs:6.1f}: "
+                f"{ours / theirs:.3f}x the baseline's"
             )
     if not others:
         print("knotd / nsd: neither installed (Debian packages knot, nsd), not measured")
