@@ -1,16 +1,15 @@
-"""Routing policies, registered by the routing key that selects them in a zone file."""
+"""Routing policies, registered by the routing key that selects them in a zone file.
 
-from policies import (
-    failover,
-    geolocation,
-    geoproximity,
-    ipbased,
-    latency,
-    multivalue,
-    simple,
-    weighted,
-)
+Every module of this package is imported here, and a policy module registers its class
+as it is imported: a new policy is its module, its test file and its docs page, with no
+list to extend (see docs/policies/).
+"""
+
+import importlib
+import pkgutil
+
 from policies.base import (
+    DEFAULT_KEY,
     REGISTRY,
     Client,
     Latencies,
@@ -20,9 +19,14 @@ from policies.base import (
     Selection,
     get,
     register,
+    routing_keys,
 )
 
+for _module in pkgutil.iter_modules(__path__):
+    importlib.import_module(f"{__name__}.{_module.name}")
+
 __all__ = [
+    "DEFAULT_KEY",
     "REGISTRY",
     "Client",
     "Latencies",
@@ -30,14 +34,7 @@ __all__ = [
     "Location",
     "Policy",
     "Selection",
-    "failover",
-    "geolocation",
-    "geoproximity",
     "get",
-    "ipbased",
-    "latency",
-    "multivalue",
     "register",
-    "simple",
-    "weighted",
+    "routing_keys",
 ]

@@ -195,12 +195,14 @@ Odds = tuple[tuple[tuple[int, ...], float], ...]
 
 
 class BasePolicy:
-    """Defaults every policy starts from; a policy overrides what makes it different."""
+    """Defaults every policy starts from; a policy overrides what makes it different.
+
+    `dynamic` and `random` have no default: what a policy is, each states itself, and
+    `register` refuses one that does not.
+    """
 
     single_value: ClassVar[bool] = False
     allows_alias: ClassVar[bool] = True
-    dynamic: ClassVar[bool] = True
-    random: ClassVar[bool] = False
 
     @classmethod
     def check_group(cls, routings: Sequence[Any]) -> list[str]:
@@ -251,10 +253,27 @@ def choose_by_rule(
     return choose_one(count, pick, lambda: pick(list(range(count))), healthy, scope)
 
 
+def used_twice(places: Sequence[str]) -> list[str]:
+    """The rule of the policies that route by place (a region, a location, a CIDR
+    location): each place answers for one record set of the group, or the choice
+    between them would be arbitrary."""
+    twice = {place for place in places if places.count(place) > 1}
+    return sorted(f"{place} is used by more than one record set" for place in twice)
+
+
+# Routing key -> policy, filled as `policies` imports every module of the package.
 REGISTRY: dict[str, type[Policy]] = {}
+
+# The policy of a record set with no routing key (SPEC 4: "none = simple"). The key names
+# that choice in the zone model; no zone file writes it.
+DEFAULT_KEY = "simple"
 
 
 def register(policy: type[Policy]) -> type[Policy]:
+    """Add a policy under its routing key, once it has said whether it is dynamic and random."""
+    for flag in ("dynamic", "random"):
+        if not isinstance(vars(policy).get(flag), bool):
+            raise TypeError(f"{policy.__qualname__} must declare {flag}: ClassVar[bool]")
     existing = REGISTRY.get(policy.key)
     if existing is not None and existing is not policy:
         raise ValueError(f"policy {policy.key!r} already registered by {existing.__qualname__}")
@@ -263,8 +282,13 @@ def register(policy: type[Policy]) -> type[Policy]:
 
 
 def get(key: str) -> type[Policy] | None:
-    """The policy a routing key selects ("simple" when a record set has none)."""
+    """The policy a routing key selects (DEFAULT_KEY when a record set has none)."""
     return REGISTRY.get(key)
+
+
+def routing_keys() -> tuple[str, ...]:
+    """The routing keys a record set may carry in a zone file: every policy's but simple's."""
+    return tuple(key for key in REGISTRY if key != DEFAULT_KEY)
 
 
 # The value rules every reader of zone and config files shares (policies, health-check

@@ -22,6 +22,8 @@ ROLES = ("primary", "secondary")
 class FailoverPolicy(BasePolicy):
     key: ClassVar[str] = "failover"
     name: ClassVar[str] = "failover"
+    dynamic: ClassVar[bool] = True  # the answer depends on health
+    random: ClassVar[bool] = False
 
     @classmethod
     def parse(cls, value: Any, ctx: LoadContext) -> tuple[Any, list[str]]:

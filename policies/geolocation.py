@@ -17,6 +17,7 @@ from policies.base import (
     Selection,
     choose_by_rule,
     register,
+    used_twice,
 )
 from policies.countries import CONTINENTS, COUNTRIES, US_STATES
 
@@ -106,6 +107,8 @@ def parse_location(value: Any) -> tuple[GeoMatch | None, list[str]]:
 class GeolocationPolicy(BasePolicy):
     key: ClassVar[str] = "geolocation"
     name: ClassVar[str] = "geolocation"
+    dynamic: ClassVar[bool] = True  # the answer depends on the client and health
+    random: ClassVar[bool] = False
 
     @classmethod
     def parse(cls, value: Any, ctx: LoadContext) -> tuple[Any, list[str]]:
@@ -113,10 +116,7 @@ class GeolocationPolicy(BasePolicy):
 
     @classmethod
     def check_group(cls, routings: Sequence[Any]) -> list[str]:
-        seen = [str(r) for r in routings]
-        return sorted(
-            {f"{s} is used by more than one record set" for s in seen if seen.count(s) > 1}
-        )
+        return used_twice([str(r) for r in routings])
 
     @classmethod
     def select(

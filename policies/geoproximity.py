@@ -15,8 +15,8 @@ from policies.base import (
     LoadContext,
     Selection,
     choose_by_rule,
+    coordinates_problem,
     is_int,
-    is_number,
     register,
 )
 from policies.regions import great_circle_km
@@ -41,16 +41,17 @@ def parse_coordinates(value: Any) -> tuple[tuple[float, float] | None, str | Non
     if not isinstance(value, Mapping) or set(value) != {"latitude", "longitude"}:
         return None, "coordinates must be {latitude: N, longitude: N}"
     lat, lon = value["latitude"], value["longitude"]
-    if not is_number(lat) or not -90 <= lat <= 90:
-        return None, f"latitude must be -90..90, not {lat!r}"
-    if not is_number(lon) or not -180 <= lon <= 180:
-        return None, f"longitude must be -180..180, not {lon!r}"
+    problem = coordinates_problem(lat, lon)
+    if problem is not None:
+        return None, problem
     return (float(lat), float(lon)), None
 
 
 class GeoproximityPolicy(BasePolicy):
     key: ClassVar[str] = "geoproximity"
     name: ClassVar[str] = "geoproximity"
+    dynamic: ClassVar[bool] = True  # the answer depends on the client and health
+    random: ClassVar[bool] = False
 
     @classmethod
     def parse(cls, value: Any, ctx: LoadContext) -> tuple[Any, list[str]]:

@@ -16,6 +16,7 @@ from policies.base import (
     Selection,
     choose_by_rule,
     register,
+    used_twice,
 )
 from policies.regions import great_circle_km
 
@@ -46,6 +47,8 @@ def rtt_ms(point: RegionPoint, client: Client) -> tuple[float, str]:
 class LatencyPolicy(BasePolicy):
     key: ClassVar[str] = "region"
     name: ClassVar[str] = "latency"
+    dynamic: ClassVar[bool] = True  # the answer depends on the client and health
+    random: ClassVar[bool] = False
 
     @classmethod
     def parse(cls, value: Any, ctx: LoadContext) -> tuple[Any, list[str]]:
@@ -56,10 +59,7 @@ class LatencyPolicy(BasePolicy):
 
     @classmethod
     def check_group(cls, routings: Sequence[Any]) -> list[str]:
-        names = [r.region for r in routings]
-        return sorted(
-            {f"region {n} is used by more than one record set" for n in names if names.count(n) > 1}
-        )
+        return used_twice([f"region {r.region}" for r in routings])
 
     @classmethod
     def select(

@@ -16,6 +16,7 @@ class MultivaluePolicy(BasePolicy):
     name: ClassVar[str] = "multivalue"
     single_value: ClassVar[bool] = True
     allows_alias: ClassVar[bool] = False  # Route 53 has no multivalue alias records
+    dynamic: ClassVar[bool] = True  # the answer depends on health and chance
     random: ClassVar[bool] = True
 
     @classmethod

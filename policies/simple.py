@@ -6,13 +6,22 @@ from collections.abc import Callable, Sequence
 from random import Random
 from typing import Any, ClassVar
 
-from policies.base import BasePolicy, Candidate, Client, LoadContext, Selection, register
+from policies.base import (
+    DEFAULT_KEY,
+    BasePolicy,
+    Candidate,
+    Client,
+    LoadContext,
+    Selection,
+    register,
+)
 
 
 class SimplePolicy(BasePolicy):
-    key: ClassVar[str] = "simple"
+    key: ClassVar[str] = DEFAULT_KEY  # a record set with no routing key
     name: ClassVar[str] = "simple"
     dynamic: ClassVar[bool] = False  # every set, every time: the answer is fixed
+    random: ClassVar[bool] = False
 
     @classmethod
     def parse(cls, value: Any, ctx: LoadContext) -> tuple[Any, list[str]]:

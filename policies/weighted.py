@@ -22,6 +22,7 @@ from policies.base import (
 class WeightedPolicy(BasePolicy):
     key: ClassVar[str] = "weight"
     name: ClassVar[str] = "weighted"
+    dynamic: ClassVar[bool] = True  # the answer depends on health and chance
     random: ClassVar[bool] = True
 
     @classmethod

@@ -2,7 +2,6 @@
 
 from __future__ import annotations
 
-import functools
 from collections.abc import Callable, Mapping, Sequence
 from dataclasses import dataclass
 from random import Random
@@ -18,6 +17,7 @@ from policies.base import (
     choose_by_rule,
     holds,
     register,
+    used_twice,
 )
 
 DEFAULT = "*"
@@ -40,6 +40,8 @@ class CidrLocation:
 class IpBasedPolicy(BasePolicy):
     key: ClassVar[str] = "cidr"
     name: ClassVar[str] = "ip-based"
+    dynamic: ClassVar[bool] = True  # the answer depends on the client and health
+    random: ClassVar[bool] = False
 
     @classmethod
     def parse(cls, value: Any, ctx: LoadContext) -> tuple[Any, list[str]]:
@@ -58,15 +60,7 @@ class IpBasedPolicy(BasePolicy):
         reasons = []
         if len({r.collection for r in routings}) > 1:
             reasons.append("all record sets of one name and type must use the same cidr collection")
-        names = [r.location for r in routings]
-        reasons += sorted(
-            {
-                f"cidr location {n} is used by more than one record set"
-                for n in names
-                if names.count(n) > 1
-            }
-        )
-        return reasons
+        return reasons + used_twice([f"cidr location {r.location}" for r in routings])
 
     @classmethod
     def select(
@@ -110,25 +104,30 @@ def _scope(places: list[CidrLocation], lengths: list[int], client: Client) -> in
     if client.address is None:
         return 0
     best = max(lengths, default=-1)
-    if best < 0:
-        return client.prefix
+    if best < 0 or client.prefix == best:
+        return client.prefix  # no match, or the match is the client's own network
     winner = places[lengths.index(best)]
     matched = next(
         b
         for b in winner.blocks
         if b.prefixlen == best and b.version == client.address.version and client.address in b
     )
-    return client.prefix if _has_nested(tuple(places), matched) else best
+    return client.prefix if _has_nested(places, matched) else best
 
 
-@functools.lru_cache(maxsize=4096)
-def _has_nested(places: tuple[CidrLocation, ...], matched: IPNetwork) -> bool:
+def _has_nested(places: list[CidrLocation], matched: IPNetwork) -> bool:
     """Does any block of the group lie strictly inside the matched block?
 
-    Then the matched block does not answer alike for all of its addresses.
+    Then the matched block does not answer alike for all of its addresses. Worked out per
+    query, in integers: a group holds a handful of blocks, and a cache of it would outlive
+    the zone it came from.
     """
+    shift = matched.max_prefixlen - matched.prefixlen
+    top = int(matched.network_address) >> shift
     return any(
-        b.version == matched.version and b != matched and b.subnet_of(matched)  # type: ignore[arg-type]
+        b.prefixlen > matched.prefixlen
+        and b.version == matched.version
+        and int(b.network_address) >> shift == top
         for p in places
         for b in p.blocks
     )
