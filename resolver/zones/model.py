@@ -10,6 +10,7 @@ from __future__ import annotations
 
 import ipaddress
 from dataclasses import dataclass, field
+from typing import TYPE_CHECKING
 
 from dnslib import RD
 
@@ -139,3 +140,10 @@ class ZoneSet:
     def group(self, name: Name, rtype: int) -> RecordGroup | None:
         zone = self.find(name)
         return zone.group(name, rtype) if zone else None
+
+
+if TYPE_CHECKING:
+    from policies.base import Candidate
+
+    # A record set is what a policy reads of a candidate: the engine hands group.sets over.
+    _RECORD_SET_IS_A_CANDIDATE: type[Candidate] = RecordSet
