@@ -10,14 +10,16 @@ from __future__ import annotations
 import ipaddress
 import os
 import re
-from collections.abc import Callable
 from dataclasses import dataclass, field
 from pathlib import Path
-from typing import Any, TypeGuard
+from typing import Any
 
+from policies.base import is_int, is_number
+from resolver.config_geo import GeoSections
+from resolver.config_planned import PlannedSections
 from resolver.errors import LoadError, LoadFailed
 from resolver.serve.listen import ListenAddress, TcpSettings, parse_address
-from resolver.zones.yamlsource import SourceDict, YamlSourceError, is_int, load
+from resolver.zones.yamlsource import SourceDict, YamlSourceError, load
 
 DEFAULT_LISTEN = ("0.0.0.0:53", "[::]:53")
 DEFAULT_HTTP = "127.0.0.1:8053"
@@ -81,7 +83,6 @@ class ConfigWarning:
         )
 
 
-LOCATION_KEYS = {"continent", "country", "subdivision", "latitude", "longitude"}
 TOP_KEYS = {
     "listen",
     "http",
@@ -108,16 +109,6 @@ CACHE_KEYS = {"max_entries"} | {k[6:] for k in NOT_IMPLEMENTED if k.startswith("
 TCP_KEYS = {"idle_timeout", "max_connections"} | {
     k[4:] for k in NOT_IMPLEMENTED if k.startswith("tcp.")
 }
-RATE_LIMIT_KEYS = {
-    "responses_per_second",
-    "nxdomains_per_second",
-    "errors_per_second",
-    "window",
-    "slip",
-    "ipv4_prefix",
-    "ipv6_prefix",
-    "exempt",
-}
 # A Host name: DNS labels (letters, digits, hyphens, underscores), an IPv4 address, or an
 # IPv6 address in brackets. No port, no scheme, no wildcard.
 _HOST_NAME_RE = re.compile(
@@ -125,15 +116,14 @@ _HOST_NAME_RE = re.compile(
 )
 
 
-class _ConfigReader:
+class _ConfigReader(GeoSections, PlannedSections):
+    """Reads one config file: each top-level key by the method named after it."""
+
     def __init__(self, path: Path) -> None:
         self.file = str(path)
         self.base = path.parent
         self.errors: list[LoadError] = []
         self.warnings: list[ConfigWarning] = []
-
-    def error(self, line: int, what: str, reason: str) -> None:
-        self.errors.append(LoadError(self.file, line, what, reason))
 
     def read(self, doc: SourceDict) -> dict[str, Any]:
         out: dict[str, Any] = {"source": self.file}
@@ -158,30 +148,6 @@ class _ConfigReader:
                 self.warnings.append(ConfigWarning(self.file, mapping.line_of(key), prefix + key))
             elif prefix == "" and isinstance(mapping[key], SourceDict):
                 self._note_unimplemented(mapping[key], f"{key}.")
-
-    def _addresses(self, value: Any, line: int, what: str) -> tuple[ListenAddress, ...]:
-        items = [value] if isinstance(value, str) else value
-        if not isinstance(items, list):
-            self.error(line, what, "must be a list of ADDR:PORT")
-            return ()
-        result = []
-        for item in items:
-            try:
-                result.append(parse_address(item))
-            except ValueError as exc:
-                self.error(line, what, str(exc))
-        return tuple(result)
-
-    def _mapping(self, value: Any, line: int, what: str, allowed: set[str], shape: str) -> bool:
-        """Is value a mapping of allowed keys? Each unknown key is an error at its own line."""
-        if not isinstance(value, dict):
-            self.error(line, what, shape)
-            return False
-        unknown = [key for key in value if key not in allowed]
-        for key in unknown:
-            where = value.line_of(key) if isinstance(value, SourceDict) else line
-            self.error(where, f"{what}.{key}", f"unknown key {key!r}")
-        return not unknown
 
     def _listen(self, value: Any, line: int, out: dict) -> None:
         out["listen"] = self._addresses(value, line, "listen")
@@ -209,74 +175,6 @@ class _ConfigReader:
             self.error(line, "workers", f"must be a positive integer, not {value!r}")
         out["workers"] = value
 
-    def _geoip(self, value: Any, line: int, out: dict) -> None:
-        if value is None:
-            return
-        if not self._mapping(
-            value, line, "geoip", {"database"}, "must be {database: FILE or null}"
-        ):
-            return
-        database = value.get("database")
-        if database is not None:
-            if not isinstance(database, str):
-                self.error(line, "geoip.database", "must be a file name or null")
-            else:
-                out["geoip_database"] = str(self.base / database)
-
-    def _networks(
-        self, value: Any, line: int, what: str, check: Callable[[Any], str | None]
-    ) -> dict:
-        if value is None:
-            return {}
-        if not isinstance(value, SourceDict):
-            self.error(line, what, "must map CIDR blocks to settings")
-            return {}
-        result = {}
-        for cidr, settings in value.items():
-            key_line = value.line_of(cidr)
-            try:
-                network = ipaddress.ip_network(str(cidr), strict=True)
-            except ValueError as exc:
-                self.error(key_line, what, f"bad CIDR {cidr!r}: {exc}")
-                continue
-            if what == "locations" and not self._mapping(
-                settings, key_line, f"locations {cidr}", LOCATION_KEYS, "must be a mapping"
-            ):
-                continue
-            problem = check(settings)
-            if problem:
-                self.error(key_line, f"{what} {cidr}", problem)
-                continue
-            result[str(network)] = settings
-        return result
-
-    def _locations(self, value: Any, line: int, out: dict) -> None:
-        out["locations"] = self._networks(value, line, "locations", _check_location)
-
-    def _latency(self, value: Any, line: int, out: dict) -> None:
-        def check(settings: Any) -> str | None:
-            if not isinstance(settings, dict) or not settings:
-                return "must map region names to round-trip times in ms"
-            bad = [k for k, v in settings.items() if not _is_number(v) or v < 0]
-            return f"round-trip times must be non-negative numbers: {bad}" if bad else None
-
-        out["latency"] = self._networks(value, line, "latency", check)
-
-    def _regions(self, value: Any, line: int, out: dict) -> None:
-        if value is None:
-            return
-        if not isinstance(value, SourceDict):
-            self.error(line, "regions", "must map region names to {latitude, longitude}")
-            return
-        regions = {}
-        for name, coords in value.items():
-            problem = _check_coordinates(coords, required=True)
-            if problem:
-                self.error(value.line_of(name), f"regions {name}", problem)
-            else:
-                regions[str(name)] = coords
-        out["regions"] = regions
-
     def _ecs(self, value: Any, line: int, out: dict) -> None:
         if not isinstance(value, bool):
             self.error(line, "ecs", "must be true or false")
@@ -297,59 +195,6 @@ class _ConfigReader:
             self.error(line, "cache.max_entries", "must be a non-negative integer")
             return
         out["cache_max_entries"] = entries
-
-    def _forwarders(self, value: Any, line: int, out: dict) -> None:
-        if isinstance(value, dict):  # per domain: {".": [...], "corp.test": [...]}
-            for domain, addresses in value.items():
-                where = value.line_of(domain) if isinstance(value, SourceDict) else line
-                if not isinstance(domain, str) or not domain:
-                    self.error(where, "forwarders", f"bad domain {domain!r}")
-                self._addresses(addresses or [], where, f"forwarders {domain}")
-            return
-        out["forwarders"] = self._addresses(value or [], line, "forwarders")
-
-    def _allow_recursion(self, value: Any, line: int, out: dict) -> None:
-        if not isinstance(value, list):
-            self.error(line, "allow_recursion", "must be a list of CIDR blocks")
-            return
-        for item in value:
-            try:
-                ipaddress.ip_network(str(item), strict=True)
-            except ValueError as exc:
-                self.error(line, "allow_recursion", f"bad CIDR {item!r}: {exc}")
-        out["allow_recursion"] = tuple(str(i) for i in value)
-
-    def _rate_limit(self, value: Any, line: int, out: dict) -> None:
-        if not self._mapping(
-            value, line, "rate_limit", RATE_LIMIT_KEYS, "must be {responses_per_second: N, ...}"
-        ):
-            return
-        for key in ("nxdomains_per_second", "errors_per_second"):
-            rate = value.get(key)
-            if rate is not None and (not is_int(rate) or rate < 0):
-                self.error(line, f"rate_limit.{key}", "must be a non-negative integer or null")
-        for key, low, high in (("window", 1, 3600), ("slip", 0, 10)):
-            item = value.get(key, low)
-            if not is_int(item) or not low <= item <= high:
-                self.error(line, f"rate_limit.{key}", f"must be an integer {low}..{high}")
-        for key, high in (("ipv4_prefix", 32), ("ipv6_prefix", 128)):
-            item = value.get(key, 0)
-            if not is_int(item) or not 0 <= item <= high:
-                self.error(line, f"rate_limit.{key}", f"must be a prefix length 0..{high}")
-        exempt = value.get("exempt", [])
-        if not isinstance(exempt, list):
-            self.error(line, "rate_limit.exempt", "must be a list of CIDR blocks")
-        else:
-            for item in exempt:
-                try:
-                    ipaddress.ip_network(str(item), strict=True)
-                except ValueError as exc:
-                    self.error(line, "rate_limit.exempt", f"bad CIDR {item!r}: {exc}")
-        rps = value.get("responses_per_second", 0)
-        if not is_int(rps) or rps < 0:
-            self.error(line, "rate_limit.responses_per_second", "must be a non-negative integer")
-            return
-        out["responses_per_second"] = rps
 
     def _chaos(self, value: Any, line: int, out: dict) -> None:
         if value is False:
@@ -442,35 +287,6 @@ class _ConfigReader:
                 hosts.append(host)
         out["http_allowed_hosts"] = tuple(hosts)
 
-    def _query_log(self, value: Any, line: int, out: dict) -> None:
-        if not self._mapping(
-            value, line, "query_log", {"format", "file"}, "must be {format: ..., file: ...}"
-        ):
-            return
-        if value.get("format", "native") not in ("native", "route53"):
-            self.error(line, "query_log.format", "must be native or route53")
-        if not isinstance(value.get("file"), str | None):
-            self.error(line, "query_log.file", "must be a file name or null")
-
-    def _route53(self, value: Any, line: int, out: dict) -> None:
-        if value is None:
-            return
-        if not self._mapping(
-            value,
-            line,
-            "route53",
-            {"state_dir", "credentials"},
-            "must be {state_dir: DIR, credentials: {KEY_ID: FILE}}",
-        ):
-            return
-        if not isinstance(value.get("state_dir", ""), str):
-            self.error(line, "route53.state_dir", "must be a directory name")
-        credentials = value.get("credentials", {})
-        if not isinstance(credentials, dict) or not all(
-            isinstance(k, str) and isinstance(v, str) for k, v in credentials.items()
-        ):
-            self.error(line, "route53.credentials", "must map access key ids to files")
-
     def _tcp(self, value: Any, line: int, out: dict) -> None:
         if not self._mapping(
             value,
@@ -486,7 +302,7 @@ class _ConfigReader:
         defaults = TcpSettings()
         idle = value.get("idle_timeout", defaults.idle_timeout)
         cap = value.get("max_connections", defaults.max_connections)
-        if not _is_number(idle) or idle <= 0:
+        if not is_number(idle) or idle <= 0:
             self.error(line, "tcp.idle_timeout", "must be a positive number of seconds")
         elif not is_int(cap) or cap < 1:
             self.error(line, "tcp.max_connections", "must be a positive integer")
@@ -513,32 +329,6 @@ def normalize_host_name(text: str) -> str | None:
     if not host or len(host) > 253 or not _HOST_NAME_RE.fullmatch(host):
         return None
     return host
-
-
-def _is_number(value: Any) -> TypeGuard[int | float]:
-    return isinstance(value, int | float) and not isinstance(value, bool)
-
-
-def _check_coordinates(value: Any, required: bool) -> str | None:
-    if not isinstance(value, dict):
-        return "must be a mapping"
-    lat, lon = value.get("latitude"), value.get("longitude")
-    if lat is None and lon is None and not required:
-        return None
-    if not _is_number(lat) or not -90 <= lat <= 90:
-        return f"latitude must be -90..90, not {lat!r}"
-    if not _is_number(lon) or not -180 <= lon <= 180:
-        return f"longitude must be -180..180, not {lon!r}"
-    return None
-
-
-def _check_location(value: Any) -> str | None:
-    if not isinstance(value, dict) or not value:
-        return "must be {continent, country, subdivision, latitude, longitude}"
-    for key in ("continent", "country", "subdivision"):
-        if key in value and not isinstance(value[key], str):
-            return f"{key} must be a code string"
-    return _check_coordinates(value, required=False)
 
 
 def load_config(path: str | None) -> Config:

@@ -404,4 +404,4 @@ class _PolicyView:
 
     @property
     def routing(self) -> object:
-        return self._set.routing[1]
+        return self._set.routing

@@ -13,7 +13,7 @@ from collections import OrderedDict
 from collections.abc import Mapping
 from typing import Any
 
-from policies.base import Client, IPNetwork, Latencies, Location, holds
+from policies.base import UNKNOWN, Client, IPNetwork, Latencies, Location, holds
 from policies.countries import centroid, continent_of
 
 log = logging.getLogger("policydns.location")
@@ -95,7 +95,8 @@ class Locator:
             block, value, scope = found
             return location_from(value, f"locations {block}", min(scope, client.prefix))
         address = client.address
-        assert address is not None
+        if address is None:  # Client asks only when it has an address
+            return UNKNOWN
         cut = min(client.prefix, CACHE_PREFIX[address.version])
         bits = address.max_prefixlen
         key = (address.version, int(address) >> (bits - cut), cut)

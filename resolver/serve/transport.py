@@ -64,10 +64,11 @@ class TcpListener:
             writer.close()
             return
         task = asyncio.current_task()
-        assert task is not None
+        if task is None:  # asyncio.start_server runs each connection in its own task
+            raise RuntimeError("a TCP connection must be served in a task")
         self.connections.add(task)
         try:
-            await self._session(reader, writer, peer[0])
+            await self._session(reader, writer, peer[0], task)
         except (ConnectionError, asyncio.IncompleteReadError, TimeoutError):
             pass
         except asyncio.CancelledError:
@@ -81,7 +82,11 @@ class TcpListener:
                 await writer.wait_closed()
 
     async def _session(
-        self, reader: asyncio.StreamReader, writer: asyncio.StreamWriter, peer: str
+        self,
+        reader: asyncio.StreamReader,
+        writer: asyncio.StreamWriter,
+        peer: str,
+        task: asyncio.Task,
     ) -> None:
         """Answer the complete queries of each read in batches, writing each batch at once.
 
@@ -92,8 +97,6 @@ class TcpListener:
         waiting for data and waiting to write, so a client that stops reading cannot hold
         its connection slot.
         """
-        task = asyncio.current_task()
-        assert task is not None
         buffer = bytearray()
         while True:
             async with asyncio.timeout(self.settings.idle_timeout):

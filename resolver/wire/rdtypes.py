@@ -134,7 +134,8 @@ def register() -> None:
     RDMAP["SVCB"] = SVCB
     RDMAP["NAPTR"] = NAPTR
     RDMAP.setdefault("SPF", SPF)
-    assert QTYPE.reverse["SVCB"] == 64 and QTYPE.reverse["SPF"] == 99
+    if QTYPE.reverse["SVCB"] != 64 or QTYPE.reverse["SPF"] != 99:
+        raise RuntimeError("this dnslib numbers SVCB or SPF differently; policydns needs 64, 99")
 
 
 register()

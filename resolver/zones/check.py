@@ -1,4 +1,4 @@
-"""Checks that need every zone file at once, then the ZoneSet they produce."""
+"""Checks that need every zone file at once, then the immutable ZoneSet they produce."""
 
 from __future__ import annotations
 
@@ -8,14 +8,17 @@ from collections.abc import Iterable, Mapping
 from dnslib import QTYPE
 
 import policies
-from healthcheck import spec as checkspec
+from healthcheck.spec import CheckSpec
 from policies.base import LoadContext
 from policies.regions import AWS_REGIONS
 from resolver.errors import LoadError, LoadFailed
 from resolver.wire import names, rdata
 from resolver.wire.names import Name
-from resolver.zones.load import ZoneDraft, load_zone_drafts
-from resolver.zones.model import RecordGroup, ZoneSet
+from resolver.zones.draft import SetDraft, ZoneDraft
+from resolver.zones.graph import find_cycles
+from resolver.zones.healthchecks import merge_checks
+from resolver.zones.load import load_zone_drafts
+from resolver.zones.model import CidrCollection, RecordGroup, Zone, ZoneSet
 from resolver.zones.serial import carry_serials
 
 CNAME = int(QTYPE.CNAME)
@@ -33,12 +36,15 @@ def load_zone_set(
     """
     drafts, errors = load_zone_drafts(paths)
     zone_set = build_zone_set(drafts, errors, known_regions() if regions is None else regions)
-    if previous is not None:
-        carry_serials(list(zone_set.zones.values()), previous.zones)
-    return zone_set
+    if previous is None:
+        return zone_set
+    carried = carry_serials(list(zone_set.zones.values()), previous.zones)
+    return dataclasses.replace(zone_set, zones={z.origin: z for z in carried})
 
 
-def known_regions(extra: Mapping[str, Mapping[str, float]] | None = None) -> dict:
+def known_regions(
+    extra: Mapping[str, Mapping[str, float]] | None = None,
+) -> dict[str, tuple[float, float]]:
     """Built-in cloud regions plus the config's `regions`, as name -> (latitude, longitude)."""
     table = {name: (r.latitude, r.longitude) for name, r in AWS_REGIONS.items()}
     for name, coords in (extra or {}).items():
@@ -50,15 +56,15 @@ def build_zone_set(
     drafts: list[ZoneDraft], errors: list[LoadError], regions: Mapping[str, tuple[float, float]]
 ) -> ZoneSet:
     errors = list(errors)
-    failed = set().union(*(d.failed for d in drafts)) if drafts else set()
-    checks = _merge_health_checks(drafts, errors)
-    collections: dict = {}
+    failed: set[tuple[Name, int]] = set().union(*(d.failed for d in drafts))
+    checks = merge_checks(drafts, errors)
+    collections: dict[str, CidrCollection] = {}
     for draft in drafts:
         for name, blocks in draft.cidr_collections.items():
             if name in collections and collections[name] != blocks:
                 errors.append(
                     LoadError(
-                        draft.zone.file,
+                        draft.file,
                         0,
                         f"cidr collection {name}",
                         "defined differently in another zone file",
@@ -66,13 +72,8 @@ def build_zone_set(
                 )
             collections[name] = blocks
     ctx = LoadContext(regions, collections)
-    for draft in drafts:
-        for node in draft.zone.nodes.values():
-            for rtype, group in list(node.items()):
-                parsed = _parse_routing(group, ctx, errors, failed)
-                if parsed is not None:
-                    node[rtype] = parsed
-    zone_set = ZoneSet.of([d.zone for d in drafts], checks, collections)
+    zones = [_zone(draft, ctx, errors, failed) for draft in drafts]
+    zone_set = ZoneSet.of(zones, checks, collections)
     for zone in zone_set.zones.values():
         for node in zone.nodes.values():
             for group in node.values():
@@ -83,76 +84,85 @@ def build_zone_set(
     return zone_set
 
 
+def _zone(
+    draft: ZoneDraft, ctx: LoadContext, errors: list[LoadError], failed: set[tuple[Name, int]]
+) -> Zone:
+    nodes = {
+        owner: {
+            rtype: _group(owner, rtype, sets, ctx, errors, failed)
+            for rtype, sets in by_type.items()
+        }
+        for owner, by_type in draft.nodes.items()
+    }
+    return Zone(
+        origin=draft.origin,
+        ttl=draft.ttl,
+        soa=draft.soa,
+        file=draft.file,
+        nodes=nodes,
+        existing=draft.existing,
+        cuts=draft.cuts,
+        health_check_ids=frozenset(draft.check_lines),
+        digest=draft.digest,
+        serial_explicit=draft.serial_explicit,
+    )
+
+
+def _group(
+    owner: Name,
+    rtype: int,
+    drafts: list[SetDraft],
+    ctx: LoadContext,
+    errors: list[LoadError],
+    failed: set[tuple[Name, int]],
+) -> RecordGroup:
+    """The group with its policy's parsed parameters in every set.
+
+    When they do not parse (the load then fails), the sets carry no parameters, and still
+    count for the checks of references and loops that follow.
+    """
+    key = drafts[0].policy
+    params = _parse_routing(owner, rtype, drafts, ctx, errors, failed)
+    if params is None:
+        sets = tuple(d.built(None) for d in drafts)
+    else:
+        sets = tuple(d.built(p) for d, p in zip(drafts, params, strict=True))
+    return RecordGroup(owner, rtype, key, sets)
+
+
 def _parse_routing(
-    group: RecordGroup, ctx: LoadContext, errors: list[LoadError], failed: set
-) -> RecordGroup | None:
+    owner: Name,
+    rtype: int,
+    drafts: list[SetDraft],
+    ctx: LoadContext,
+    errors: list[LoadError],
+    failed: set[tuple[Name, int]],
+) -> list[object] | None:
     """Let the group's policy parse every set's routing value, then check the group."""
-    policy = policies.get(group.policy)
-    assert policy is not None
-    what = f"{names.to_text(group.name)} {QTYPE.get(group.rtype)}"
-    sets = []
-    for s in group.sets:
-        key, raw = s.routing
-        if key != group.policy:
+    key = drafts[0].policy
+    policy = policies.REGISTRY[key]
+    what = f"{names.to_text(owner)} {QTYPE.get(rtype)}"
+    parsed = []
+    for s in drafts:
+        if s.policy != key:
             return None  # mixed policies: already reported by the file reader
-        params, reasons = policy.parse(raw, ctx)
+        params, reasons = policy.parse(s.raw_routing, ctx)
         for reason in reasons:
             errors.append(LoadError(s.file, s.line, what, reason))
         if reasons:
-            failed.add((group.name, group.rtype))
+            failed.add((owner, rtype))
             return None
-        sets.append(dataclasses.replace(s, routing=(key, params)))
-    for reason in policy.check_group([s.routing[1] for s in sets]):
-        errors.append(LoadError(sets[-1].file, sets[-1].line, what, reason))
-    return dataclasses.replace(group, sets=tuple(sets))
-
-
-def _merge_health_checks(drafts: list[ZoneDraft], errors: list[LoadError]) -> dict:
-    checks: dict[str, checkspec.CheckSpec] = {}
-    where: dict[str, tuple[str, int]] = {}
-    for draft in drafts:
-        for check_id, spec in draft.health_checks.items():
-            line = draft.check_lines[check_id]
-            if check_id in checks and checks[check_id] != spec:
-                file, first = where[check_id]
-                errors.append(
-                    LoadError(
-                        draft.zone.file,
-                        line,
-                        f"health check {check_id}",
-                        f"defined differently in {file}:{first}",
-                    )
-                )
-                continue
-            checks[check_id] = spec
-            where.setdefault(check_id, (draft.zone.file, line))
-    for check_id, spec in checks.items():
-        for child in spec.children:
-            if child not in checks:
-                file, line = where[check_id]
-                errors.append(
-                    LoadError(
-                        file,
-                        line,
-                        f"health check {check_id}",
-                        f"unknown child health check {child!r}",
-                    )
-                )
-    for cycle in checkspec.find_cycles(checks):
-        file, line = where[cycle[0]]
-        errors.append(
-            LoadError(
-                file,
-                line,
-                f"health check {cycle[0]}",
-                f"calculated checks form a cycle: {' -> '.join(cycle)}",
-            )
-        )
-    return checks
+        parsed.append(params)
+    for reason in policy.check_group(parsed):
+        errors.append(LoadError(drafts[-1].file, drafts[-1].line, what, reason))
+    return parsed
 
 
 def _check_references(
-    group: RecordGroup, zone_set: ZoneSet, checks: dict, failed: set
+    group: RecordGroup,
+    zone_set: ZoneSet,
+    checks: Mapping[str, CheckSpec],
+    failed: set[tuple[Name, int]],
 ) -> list[LoadError]:
     errors = []
     what = f"{names.to_text(group.name)} {QTYPE.get(group.rtype)}"
@@ -201,56 +211,40 @@ def _edges(group: RecordGroup, zone_set: ZoneSet) -> list[tuple[Name, int]]:
 
 def _find_loops(zone_set: ZoneSet) -> list[LoadError]:
     """Alias and CNAME chains that return to where they started."""
-    errors: list[LoadError] = []
-    state: dict[tuple[Name, int], int] = {}
-    reported: set[frozenset] = set()
 
-    def lookup(key: tuple[Name, int]) -> RecordGroup | None:
-        name, rtype = key
-        group = zone_set.group(name, rtype)
-        if group is None and rtype == CNAME:
-            return None
+    def leads_to(key: tuple[Name, int]) -> list[tuple[Name, int]]:
+        group = zone_set.group(*key)
         if group is None:
-            return None
-        return group
+            return []
+        return [
+            nxt
+            for nxt in _edges(group, zone_set)
+            if nxt[1] != CNAME or zone_set.group(nxt[0], CNAME) is not None
+        ]
 
-    def visit(key: tuple[Name, int], path: list[tuple[Name, int]]) -> None:
-        state[key] = 1
-        group = lookup(key)
-        if group is not None:
-            for nxt in _edges(group, zone_set):
-                if nxt[1] == CNAME and zone_set.group(nxt[0], CNAME) is None:
-                    continue
-                if state.get(nxt) == 1:
-                    cycle = [*path[path.index(nxt) :], nxt]
-                    marker = frozenset(cycle)
-                    if marker not in reported:
-                        reported.add(marker)
-                        first = zone_set.group(*cycle[0])
-                        assert first is not None
-                        chain = " -> ".join(names.to_text(n) for n, _ in cycle)
-                        kind = (
-                            "CNAME"
-                            if cycle[0][1] == CNAME and first.sets[0].alias is None
-                            else "alias"
-                        )
-                        s = first.sets[0]
-                        errors.append(
-                            LoadError(
-                                s.file,
-                                s.line,
-                                f"{names.to_text(cycle[0][0])} {QTYPE.get(cycle[0][1])}",
-                                f"{kind} loop: {chain}",
-                            )
-                        )
-                elif nxt not in state:
-                    visit(nxt, [*path, nxt])
-        state[key] = 2
-
-    for zone in zone_set.zones.values():
-        for owner, node in zone.nodes.items():
-            for rtype in node:
-                key = (owner, rtype)
-                if key not in state:
-                    visit(key, [key])
+    starts = [
+        (owner, rtype)
+        for zone in zone_set.zones.values()
+        for owner, node in zone.nodes.items()
+        for rtype in node
+    ]
+    errors: list[LoadError] = []
+    reported: set[frozenset[tuple[Name, int]]] = set()
+    for cycle in find_cycles(starts, leads_to):
+        marker = frozenset(cycle)
+        first = zone_set.group(*cycle[0])
+        if marker in reported or first is None:  # first is a group: it leads on
+            continue
+        reported.add(marker)
+        chain = " -> ".join(names.to_text(n) for n, _ in cycle)
+        s = first.sets[0]
+        kind = "CNAME" if cycle[0][1] == CNAME and s.alias is None else "alias"
+        errors.append(
+            LoadError(
+                s.file,
+                s.line,
+                f"{names.to_text(cycle[0][0])} {QTYPE.get(cycle[0][1])}",
+                f"{kind} loop: {chain}",
+            )
+        )
     return errors

@@ -1,18 +1,25 @@
 """The compiled, immutable zone model that the query engine reads.
 
 A ZoneSet is built whole by the loader and swapped in by one reference assignment, so a
-query never sees half a reload.
+query never sees half a reload. Every type here is frozen; the dicts inside (Zone.nodes,
+ZoneSet.zones and the global tables) are plain dicts for lookup speed on the query path,
+filled while the model is built and never mutated after.
 """
 
 from __future__ import annotations
 
+import ipaddress
 from dataclasses import dataclass, field
-from typing import Any
+from typing import TYPE_CHECKING
 
 from dnslib import RD
 
+from healthcheck.spec import CheckSpec
 from resolver.wire import names
 from resolver.wire.names import Name
+
+# A CIDR collection: location name -> its blocks; the zone set holds them by name.
+CidrCollection = dict[str, tuple[ipaddress.IPv4Network | ipaddress.IPv6Network, ...]]
 
 
 @dataclass(frozen=True, slots=True)
@@ -23,7 +30,11 @@ class Alias:
 
 @dataclass(frozen=True, slots=True)
 class RecordSet:
-    """One list item of a zone file: values (or an alias) plus routing data."""
+    """One list item of a zone file: values (or an alias) plus routing data.
+
+    It is what a policy reads of a candidate (policies.base.Candidate: set_id and
+    routing), so the engine hands a group's sets to its policy as they are.
+    """
 
     name: Name
     rtype: int
@@ -31,7 +42,9 @@ class RecordSet:
     rdata: tuple[RD, ...]
     alias: Alias | None
     set_id: str | None
-    routing: Any  # policy-specific parameters, parsed by the policy at load time
+    policy: str  # the routing key that chose the policy ("simple" without one)
+    # The policy's parsed parameters (a weight, a role, a Point...): opaque to all but it.
+    routing: object
     health_check: str | None
     file: str
     line: int
@@ -58,7 +71,7 @@ class Soa:
     minimum: int
 
 
-@dataclass(slots=True)
+@dataclass(frozen=True, slots=True)
 class Zone:
     """One zone: its apex data and every node, keyed by lowercase label tuple."""
 
@@ -102,15 +115,15 @@ class ZoneSet:
     zones: dict[Name, Zone]
     max_depth: int = 0
     # Health checks and CIDR collections are global: any zone file may use any of them.
-    health_checks: dict[str, Any] = field(default_factory=dict)
-    cidr_collections: dict[str, Any] = field(default_factory=dict)
+    health_checks: dict[str, CheckSpec] = field(default_factory=dict)
+    cidr_collections: dict[str, CidrCollection] = field(default_factory=dict)
 
     @classmethod
     def of(
         cls,
         zones: list[Zone],
-        health_checks: dict[str, Any] | None = None,
-        cidr_collections: dict[str, Any] | None = None,
+        health_checks: dict[str, CheckSpec] | None = None,
+        cidr_collections: dict[str, CidrCollection] | None = None,
     ) -> ZoneSet:
         table = {z.origin: z for z in zones}
         depth = max((len(z.origin) for z in zones), default=0)
@@ -127,3 +140,10 @@ class ZoneSet:
     def group(self, name: Name, rtype: int) -> RecordGroup | None:
         zone = self.find(name)
         return zone.group(name, rtype) if zone else None
+
+
+if TYPE_CHECKING:
+    from policies.base import Candidate
+
+    # A record set is what a policy reads of a candidate: the engine hands group.sets over.
+    _RECORD_SET_IS_A_CANDIDATE: type[Candidate] = RecordSet

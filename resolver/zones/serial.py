@@ -22,14 +22,19 @@ def next_serial(candidate: int, previous: int) -> int:
     return candidate if newer(candidate, previous) else (previous + 1) % MOD
 
 
-def carry_serials(zones: list[Zone], previous: Mapping[Name, Zone]) -> None:
-    """Adjust derived serials of a reload against the zones being replaced (in place)."""
+def carry_serials(zones: list[Zone], previous: Mapping[Name, Zone]) -> list[Zone]:
+    """The zones of a reload with their derived serials continued from the zones they
+    replace: a zone whose serial moves is a new Zone, the others are returned as they are."""
+    carried = []
     for zone in zones:
         old = previous.get(zone.origin)
         if old is None or zone.serial_explicit:
+            carried.append(zone)
             continue
         if old.digest == zone.digest:
             serial = old.soa.serial
         else:
             serial = next_serial(zone.soa.serial, old.soa.serial)
-        zone.soa = dataclasses.replace(zone.soa, serial=serial)
+        soa = dataclasses.replace(zone.soa, serial=serial)
+        carried.append(dataclasses.replace(zone, soa=soa))
+    return carried

@@ -6,7 +6,7 @@ the loader builds dicts and lists that carry their source lines.
 
 from __future__ import annotations
 
-from typing import Any, TypeGuard
+from typing import Any
 
 import yaml
 from yaml.constructor import ConstructorError
@@ -143,8 +143,3 @@ def load(text: str) -> Any:
         raise YamlSourceError(line, f"YAML syntax: {exc.problem or exc.context}") from None
     except (yaml.YAMLError, ConstructorError, RecursionError) as exc:
         raise YamlSourceError(0, f"YAML: {exc}") from None
-
-
-def is_int(value: Any) -> TypeGuard[int]:
-    """An integer as YAML gave it: YAML's booleans are ints to Python, never to us."""
-    return isinstance(value, int) and not isinstance(value, bool)

@@ -2,8 +2,11 @@
 
 from __future__ import annotations
 
+import dataclasses
 import os
 from pathlib import Path
+
+import pytest
 
 from resolver.zones.check import load_zone_set
 from resolver.zones.serial import newer, next_serial
@@ -57,3 +60,19 @@ class TestDerivedSerial:
         (tmp_path / "z.yaml").write_text("zone: example.test\nsoa: {serial: 7}\nttl: 30\n")
         second = load_zone_set([str(tmp_path)], previous=first)
         assert second.zones[ORIGIN].soa.serial == 7
+
+    def test_carrying_a_serial_leaves_the_loaded_zones_as_they_were(self, tmp_path: Path):
+        """A reload returns new zones with the carried serial; neither the zones it replaces
+        nor the zones it was built from change after construction."""
+        zone = tmp_path / "z.yaml"
+        write(zone, "192.0.2.1", 1_800_000_000)
+        first = load_zone_set([str(tmp_path)])
+        old = first.zones[ORIGIN]
+        write(zone, "192.0.2.2", 1_800_000_000)
+        fresh = load_zone_set([str(tmp_path)])
+        second = load_zone_set([str(tmp_path)], previous=first)
+        assert second.zones[ORIGIN].soa.serial == 1_800_000_001
+        assert old.soa.serial == fresh.zones[ORIGIN].soa.serial == 1_800_000_000
+        assert first.zones[ORIGIN] is old
+        with pytest.raises(dataclasses.FrozenInstanceError):
+            old.soa = second.zones[ORIGIN].soa  # type: ignore[misc]

@@ -4,6 +4,7 @@ from __future__ import annotations
 
 import textwrap
 from pathlib import Path
+from random import Random
 
 import dns.name
 import dns.rdata
@@ -11,8 +12,12 @@ import pytest
 import yaml
 from dnslib import DNSBuffer
 
+import policies
+from policies.base import Client
 from resolver.errors import LoadError, LoadFailed
 from resolver.wire import names, rdata
+from resolver.zones import graph as graph_
+from resolver.zones import recordsets
 from resolver.zones.check import load_zone_set
 
 REPO = Path(__file__).resolve().parents[2]
@@ -1359,3 +1364,42 @@ def test_owner_keys_are_literal_text(tmp_path: Path) -> None:
     zone_set = load_zone_set([str(tmp_path)])
     owners = {names.to_text(n) for n in zone_set.zones[(b"example", b"com")].nodes}
     assert {"on.example.com.", "1.10.example.com.", "010.example.com."} <= owners
+
+
+def test_record_sets_are_policy_candidates(tmp_path: Path) -> None:
+    """A record set holds its routing key in `policy` and only the parsed parameters in
+    `routing`, so its policy selects among a group's sets as they are."""
+    (tmp_path / "z.yaml").write_text(
+        "zone: example.com\nrecords:\n  www:\n"
+        "    - {type: A, set_id: a, weight: 0, values: [192.0.2.1]}\n"
+        "    - {type: A, set_id: b, weight: 7, values: [192.0.2.2]}\n"
+        "  plain: [{type: A, values: [192.0.2.3]}]\n"
+    )
+    zone_set = load_zone_set([str(tmp_path)])
+    group = zone_set.group(names.from_text("www.example.com."), 1)
+    assert group is not None and group.policy == "weight"
+    assert [(s.policy, s.set_id, s.routing) for s in group.sets] == [
+        ("weight", "a", 0),
+        ("weight", "b", 7),
+    ]
+    choice = policies.REGISTRY[group.policy].select(
+        group.sets, Client(None, 0), lambda i: True, Random(1)
+    )
+    assert choice.chosen == (1,)
+    plain = zone_set.group(names.from_text("plain.example.com."), 1)
+    assert plain is not None and [s.policy for s in plain.sets] == ["simple"]
+
+
+def test_routing_keys_are_the_registered_policies() -> None:
+    """The loader accepts exactly the keys of the policy registry (simple has none)."""
+    assert set(recordsets.ROUTING_KEYS) == set(policies.REGISTRY) - {"simple"}
+
+
+def test_find_cycles_reports_each_closing_edge() -> None:
+    """The one cycle finder: every edge back onto the walk's path closes one cycle."""
+    graph = {"a": ["b"], "b": ["c", "a"], "c": ["b"], "d": ["d"], "e": []}
+    assert graph_.find_cycles(graph, graph.__getitem__) == [
+        ["b", "c", "b"],
+        ["a", "b", "a"],
+        ["d", "d"],
+    ]

@@ -1,0 +1,108 @@
+"""The config's sections for features still to land (forwarding, rate limiting, the query
+log, Route 53): checked for shape now, so a config written today keeps loading."""
+
+from __future__ import annotations
+
+import ipaddress
+from typing import Any
+
+from policies.base import is_int
+from resolver.config_reader import SectionReader
+from resolver.zones.yamlsource import SourceDict
+
+RATE_LIMIT_KEYS = {
+    "responses_per_second",
+    "nxdomains_per_second",
+    "errors_per_second",
+    "window",
+    "slip",
+    "ipv4_prefix",
+    "ipv6_prefix",
+    "exempt",
+}
+
+
+class PlannedSections(SectionReader):
+    """Readers of the sections whose features are planned (see config.NOT_IMPLEMENTED)."""
+
+    def _forwarders(self, value: Any, line: int, out: dict) -> None:
+        if isinstance(value, dict):  # per domain: {".": [...], "corp.test": [...]}
+            for domain, addresses in value.items():
+                where = value.line_of(domain) if isinstance(value, SourceDict) else line
+                if not isinstance(domain, str) or not domain:
+                    self.error(where, "forwarders", f"bad domain {domain!r}")
+                self._addresses(addresses or [], where, f"forwarders {domain}")
+            return
+        out["forwarders"] = self._addresses(value or [], line, "forwarders")
+
+    def _allow_recursion(self, value: Any, line: int, out: dict) -> None:
+        if not isinstance(value, list):
+            self.error(line, "allow_recursion", "must be a list of CIDR blocks")
+            return
+        for item in value:
+            try:
+                ipaddress.ip_network(str(item), strict=True)
+            except ValueError as exc:
+                self.error(line, "allow_recursion", f"bad CIDR {item!r}: {exc}")
+        out["allow_recursion"] = tuple(str(i) for i in value)
+
+    def _rate_limit(self, value: Any, line: int, out: dict) -> None:
+        if not self._mapping(
+            value, line, "rate_limit", RATE_LIMIT_KEYS, "must be {responses_per_second: N, ...}"
+        ):
+            return
+        for key in ("nxdomains_per_second", "errors_per_second"):
+            rate = value.get(key)
+            if rate is not None and (not is_int(rate) or rate < 0):
+                self.error(line, f"rate_limit.{key}", "must be a non-negative integer or null")
+        for key, low, high in (("window", 1, 3600), ("slip", 0, 10)):
+            item = value.get(key, low)
+            if not is_int(item) or not low <= item <= high:
+                self.error(line, f"rate_limit.{key}", f"must be an integer {low}..{high}")
+        for key, high in (("ipv4_prefix", 32), ("ipv6_prefix", 128)):
+            item = value.get(key, 0)
+            if not is_int(item) or not 0 <= item <= high:
+                self.error(line, f"rate_limit.{key}", f"must be a prefix length 0..{high}")
+        exempt = value.get("exempt", [])
+        if not isinstance(exempt, list):
+            self.error(line, "rate_limit.exempt", "must be a list of CIDR blocks")
+        else:
+            for item in exempt:
+                try:
+                    ipaddress.ip_network(str(item), strict=True)
+                except ValueError as exc:
+                    self.error(line, "rate_limit.exempt", f"bad CIDR {item!r}: {exc}")
+        rps = value.get("responses_per_second", 0)
+        if not is_int(rps) or rps < 0:
+            self.error(line, "rate_limit.responses_per_second", "must be a non-negative integer")
+            return
+        out["responses_per_second"] = rps
+
+    def _query_log(self, value: Any, line: int, out: dict) -> None:
+        if not self._mapping(
+            value, line, "query_log", {"format", "file"}, "must be {format: ..., file: ...}"
+        ):
+            return
+        if value.get("format", "native") not in ("native", "route53"):
+            self.error(line, "query_log.format", "must be native or route53")
+        if not isinstance(value.get("file"), str | None):
+            self.error(line, "query_log.file", "must be a file name or null")
+
+    def _route53(self, value: Any, line: int, out: dict) -> None:
+        if value is None:
+            return
+        if not self._mapping(
+            value,
+            line,
+            "route53",
+            {"state_dir", "credentials"},
+            "must be {state_dir: DIR, credentials: {KEY_ID: FILE}}",
+        ):
+            return
+        if not isinstance(value.get("state_dir", ""), str):
+            self.error(line, "route53.state_dir", "must be a directory name")
+        credentials = value.get("credentials", {})
+        if not isinstance(credentials, dict) or not all(
+            isinstance(k, str) and isinstance(v, str) for k, v in credentials.items()
+        ):
+            self.error(line, "route53.credentials", "must map access key ids to files")

@@ -1,0 +1,46 @@
+"""What every section reader of the config file shares: errors at their lines, and the
+shape checks most sections start with."""
+
+from __future__ import annotations
+
+from pathlib import Path
+from typing import Any
+
+from resolver.errors import LoadError
+from resolver.serve.listen import ListenAddress, parse_address
+from resolver.zones.yamlsource import SourceDict
+
+
+class SectionReader:
+    """The base of the config reader's section mixins; the reader sets these fields."""
+
+    file: str
+    base: Path  # relative file names in the config are relative to its directory
+    errors: list[LoadError]
+
+    def error(self, line: int, what: str, reason: str) -> None:
+        self.errors.append(LoadError(self.file, line, what, reason))
+
+    def _addresses(self, value: Any, line: int, what: str) -> tuple[ListenAddress, ...]:
+        items = [value] if isinstance(value, str) else value
+        if not isinstance(items, list):
+            self.error(line, what, "must be a list of ADDR:PORT")
+            return ()
+        result = []
+        for item in items:
+            try:
+                result.append(parse_address(item))
+            except ValueError as exc:
+                self.error(line, what, str(exc))
+        return tuple(result)
+
+    def _mapping(self, value: Any, line: int, what: str, allowed: set[str], shape: str) -> bool:
+        """Is value a mapping of allowed keys? Each unknown key is an error at its own line."""
+        if not isinstance(value, dict):
+            self.error(line, what, shape)
+            return False
+        unknown = [key for key in value if key not in allowed]
+        for key in unknown:
+            where = value.line_of(key) if isinstance(value, SourceDict) else line
+            self.error(where, f"{what}.{key}", f"unknown key {key!r}")
+        return not unknown
