@@ -16,7 +16,7 @@ from typing import Any
 
 from dnslib import QTYPE
 
-from policies.base import is_int
+from policies.base import DEFAULT_KEY, is_int
 from resolver.errors import LoadError
 from resolver.wire import names, rdata
 from resolver.wire.names import Name
@@ -24,7 +24,7 @@ from resolver.zones import settled
 from resolver.zones.draft import SetDraft, ZoneDraft
 from resolver.zones.healthchecks import read_checks
 from resolver.zones.model import CidrCollection, Soa
-from resolver.zones.recordsets import DEFAULT_POLICY, MAX_TTL, RecordSetReader
+from resolver.zones.recordsets import MAX_TTL, RecordSetReader
 from resolver.zones.yamlsource import SourceDict, YamlSourceError, load
 
 ZONE_KEYS = {"zone", "ttl", "soa", "ns", "health_checks", "cidr_collections", "records"}
@@ -233,7 +233,7 @@ class _FileReader:
             rdata=tuple(rdata.parse("NS", names.to_text(n), ()) for n in ns),
             alias=None,
             set_id=None,
-            policy=DEFAULT_POLICY,
+            policy=DEFAULT_KEY,
             raw_routing=None,
             health_check=None,
             file=self.file,
