@@ -5,20 +5,17 @@ from __future__ import annotations
 import os
 import re
 import signal
-import socket
 import subprocess
 import sys
 import time
-from collections.abc import Callable
 from dataclasses import dataclass, field
 from pathlib import Path
-from typing import Any
-
-import dns.exception
-import pytest
 
 LISTEN_RE = re.compile(r"listening on udp\+tcp (\[[0-9a-f:]+\]|[0-9.]+):(\d+)")
 REPO = Path(__file__).resolve().parent.parent
+# The zones the tests serve: copies, so that editing an example in zones/ changes no test.
+ZONES = REPO / "tests" / "fixtures" / "zones"
+EXAMPLES = REPO / "zones"  # the shipped examples; one test checks that they serve
 
 
 @dataclass
@@ -74,36 +71,3 @@ class ServerProcess:
         except subprocess.TimeoutExpired:
             self.proc.kill()
             return self.proc.wait(timeout=5)
-
-
-def wait_for(predicate: Callable[[], Any], what: str, timeout: float = 10.0) -> Any:
-    """Poll predicate until it returns a true value; fail after the deadline.
-
-    A DNS timeout inside the predicate counts as "not yet".
-    """
-    deadline = time.monotonic() + timeout
-    while True:
-        try:
-            value = predicate()
-        except dns.exception.Timeout:
-            value = None
-        if value:
-            return value
-        if time.monotonic() > deadline:
-            pytest.fail(f"timed out after {timeout} s waiting for {what}")
-        time.sleep(0.02)
-
-
-def free_port() -> int:
-    """A port free for both UDP and TCP on 127.0.0.1 right now (DNS servers bind both)."""
-    for _ in range(50):
-        with socket.socket(socket.AF_INET, socket.SOCK_DGRAM) as udp:
-            udp.bind(("127.0.0.1", 0))
-            port = udp.getsockname()[1]
-            with socket.socket(socket.AF_INET, socket.SOCK_STREAM) as tcp:
-                try:
-                    tcp.bind(("127.0.0.1", port))
-                except OSError:
-                    continue
-                return port
-    raise RuntimeError("no port free for both UDP and TCP on 127.0.0.1")
