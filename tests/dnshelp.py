@@ -163,12 +163,20 @@ def exchange(target: Target, data: bytes, transport: str = "udp") -> bytes | Non
     return tcp_raw(target, [data])[0]
 
 
+def answered(target: Target, data: bytes, transport: str = "udp") -> bytes:
+    """The raw reply to one raw message, which must come and carry the query's ID."""
+    reply = exchange(target, data, transport)
+    assert reply is not None, f"no {transport} reply"
+    assert reply[:2] == data[:2], f"reply ID {reply[:2].hex()} to query ID {data[:2].hex()}"
+    return reply
+
+
 # --------------------------------------------------------------------------- judging
 
 
 def addresses(reply: dns.message.Message) -> list[str]:
-    """The A/AAAA addresses in the answer, in wire order."""
-    return [rd.address for rrset in reply.answer for rd in rrset if hasattr(rd, "address")]
+    """The addresses in an answer of A or AAAA records only, in wire order."""
+    return [rd.address for rrset in reply.answer for rd in rrset]
 
 
 def rrset(name: str, ttl: int, rdtype: str, *values: str, rdclass: str = "IN") -> dns.rrset.RRset:

@@ -12,8 +12,9 @@ from http.server import BaseHTTPRequestHandler, ThreadingHTTPServer
 from pathlib import Path
 
 import dns.message
-import dns.query
 import pytest
+
+from tests.dnshelp import ask, wait_until
 
 ZONE = """
 zone: workers.test
@@ -37,9 +38,7 @@ def ask_many(server, name: str, count: int) -> list[str]:
     kernel's SO_REUSEPORT hash spreads them over the workers."""
     answers = []
     for _ in range(count):
-        reply = dns.query.udp(
-            dns.message.make_query(name, "A"), server.host, port=server.port, timeout=2
-        )
+        reply = ask(server, name, timeout=2)
         answers.append(reply.answer[0][0].address if reply.answer else "")
     return answers
 
@@ -118,16 +117,21 @@ def test_two_workers_share_the_work(backend, start_server, tmp_path: Path):
 
     (zones / "w.yaml").write_text(ZONE.format(port=port).replace("192.0.2.1]", "192.0.2.2]"))
     server.signal(signal.SIGHUP)
-    deadline = time.monotonic() + 10
-    while set(ask_many(server, "www.workers.test", 20)) != {"192.0.2.2"}:
-        assert time.monotonic() < deadline, "reload did not reach every worker"
+    wait_until(
+        lambda: set(ask_many(server, "www.workers.test", 20)),
+        "the reload to reach every worker",
+        holds=lambda seen: seen == {"192.0.2.2"},
+    )
     assert set(ask_many(server, "www.workers.test", 40)) == {"192.0.2.2"}
 
     sent = 40 + 40 + 20 * 2 + 40  # a lower bound on what both processes answered
-    deadline = time.monotonic() + 5
-    while metric_total(http_port(server)) < sent:
-        assert time.monotonic() < deadline, "worker counters never reached /metrics"
-        time.sleep(0.1)
+    wait_until(
+        lambda: metric_total(http_port(server)),
+        "the worker counters to reach /metrics",
+        timeout=5,
+        holds=lambda total: total >= sent,
+        interval=0.1,
+    )
 
     assert server.stop() == 0
     for pid in pids:
