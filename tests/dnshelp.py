@@ -119,12 +119,12 @@ def frame(data: bytes) -> bytes:
 
 
 def recv_exactly(sock: socket.socket, n: int) -> bytes:
-    """Read n bytes from a stream socket (short on EOF)."""
+    """Read exactly n bytes from a stream socket; ConnectionError if it closes first."""
     chunks = b""
     while len(chunks) < n:
         chunk = sock.recv(n - len(chunks))
         if not chunk:
-            break
+            raise ConnectionError(f"closed after {len(chunks)} of {n} bytes")
         chunks += chunk
     return chunks
 

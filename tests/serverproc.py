@@ -11,7 +11,10 @@ import time
 from dataclasses import dataclass, field
 from pathlib import Path
 
+from tests.dnshelp import wait_until
+
 LISTEN_RE = re.compile(r"listening on udp\+tcp (\[[0-9a-f:]+\]|[0-9.]+):(\d+)")
+HTTP_RE = re.compile(r"http api on (\[[0-9a-f:]+\]|[0-9.]+):(\d+)")
 REPO = Path(__file__).resolve().parent.parent
 # The zones the tests serve: copies, so that editing an example in zones/ changes no test.
 ZONES = REPO / "tests" / "fixtures" / "zones"
@@ -53,6 +56,13 @@ class ServerProcess:
             time.sleep(0.05)
         self.stop()
         raise RuntimeError(f"server did not start in {timeout}s:\n{self.log()}")
+
+    def http_port(self, timeout: float = 10.0) -> int:
+        """The HTTP API's port, from the `http api on` log line (logged after the DNS ones)."""
+        found = wait_until(
+            lambda: HTTP_RE.search(self.log()), "the `http api on` log line", timeout
+        )
+        return int(found.group(2))
 
     def log(self) -> str:
         return self.log_path.read_text(errors="replace") if self.log_path else ""

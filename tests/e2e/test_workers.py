@@ -29,10 +29,6 @@ records:
 """
 
 
-def http_port(server) -> int:
-    return int(re.search(r"http api on 127\.0\.0\.1:(\d+)", server.log()).group(1))
-
-
 def ask_many(server, name: str, count: int) -> list[str]:
     """One query from each of `count` fresh sockets: different source ports, so the
     kernel's SO_REUSEPORT hash spreads them over the workers."""
@@ -126,7 +122,7 @@ def test_two_workers_share_the_work(backend, start_server, tmp_path: Path):
 
     sent = 40 + 40 + 20 * 2 + 40  # a lower bound on what both processes answered
     wait_until(
-        lambda: metric_total(http_port(server)),
+        lambda: metric_total(server.http_port()),
         "the worker counters to reach /metrics",
         timeout=5,
         holds=lambda total: total >= sent,
