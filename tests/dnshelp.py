@@ -291,10 +291,15 @@ def median_seconds(action: Callable[[], object], runs: int = 5) -> float:
     return statistics.median(times)
 
 
-def write_settled(path: Path, text: str) -> Path:
-    """Write a zone or config file and date it 10 s back, so the server trusts it at once
-    instead of waiting for a just-written file to settle (resolver/zones/settled.py)."""
-    path.write_text(text, encoding="utf-8")
+def settled(path: Path) -> Path:
+    """Date a just-written zone or config file 10 s back, so the server trusts it at once
+    instead of waiting for a just-written file to hold still (resolver/zones/settled.py)."""
     past = time.time_ns() - 10_000_000_000
     os.utime(path, ns=(past, past))
     return path
+
+
+def write_settled(path: Path, text: str) -> Path:
+    """Write a zone or config file, dated back (see settled)."""
+    path.write_text(text, encoding="utf-8")
+    return settled(path)

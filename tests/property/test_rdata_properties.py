@@ -27,7 +27,7 @@ from hypothesis import strategies as st
 
 from resolver.errors import LoadFailed
 from resolver.zones.check import known_regions, load_zone_set
-from tests.dnshelp import write_settled
+from tests.dnshelp import settled
 from tests.property import strategies as gen
 from tests.property.world import SCALE, error_log, make_handler
 
@@ -98,7 +98,9 @@ def test_every_encoded_record_reparses_to_its_value(rtype, data, ttl):
     values = data.draw(record_sets(rtype), label="values")
     text = zone_text(rtype, values, ttl)
     with tempfile.TemporaryDirectory() as directory:
-        path = write_settled(Path(directory) / "gen.test.yaml", text)
+        path = Path(directory) / "gen.test.yaml"
+        path.write_text(text, encoding="utf-8")
+        settled(path)
         try:
             zone_set = load_zone_set([str(path)], regions=known_regions())
         except LoadFailed as exc:
