@@ -2,7 +2,6 @@
 
 from __future__ import annotations
 
-import itertools
 import os
 import re
 import signal
@@ -22,29 +21,6 @@ ZONES = REPO / "tests" / "fixtures" / "zones"
 EXAMPLES = REPO / "zones"  # the shipped examples; one test checks that they serve
 
 
-def date_back_fresh(args: list[str]) -> None:
-    """Date the zone and config files a test has just written a second back.
-
-    The server reads a file only once it has held still for 0.3 s (resolver/zones/settled.py),
-    a wait no file a test wrote before starting or signalling the server needs; the wait
-    itself is tested in tests/unit/test_zone_read_settle.py. Looked at: the --zones and
-    --config paths, and the YAML files beside or under them; files older than a second (the
-    fixtures, an mtime a test set on purpose) are left alone.
-    """
-    now = time.time_ns()
-    for flag, value in itertools.pairwise(args):
-        if flag not in ("--zones", "--config"):
-            continue
-        root = Path(value)
-        base = root.parent if root.is_file() else root
-        if not base.is_dir():
-            continue
-        for path in base.rglob("*.y*ml"):
-            stat = path.stat()
-            if -1_000_000_000 < now - stat.st_mtime_ns < 1_000_000_000:
-                os.utime(path, ns=(stat.st_atime_ns, now - 1_000_000_000))
-
-
 @dataclass
 class ServerProcess:
     """A running server; `port`/`host` come from its own `listening on` log lines."""
@@ -58,7 +34,6 @@ class ServerProcess:
 
     def start(self, log_path: Path, timeout: float = 15.0) -> ServerProcess:
         self.log_path = log_path
-        date_back_fresh(self.args)
         log = open(log_path, "wb")  # noqa: SIM115 - lives as long as the process
         self.proc = subprocess.Popen(
             [sys.executable, "-m", "resolver", "serve", *self.args],
@@ -94,8 +69,6 @@ class ServerProcess:
 
     def signal(self, sig: int) -> None:
         assert self.proc is not None
-        if sig == signal.SIGHUP:  # a reload: read what the test just wrote at once
-            date_back_fresh(self.args)
         self.proc.send_signal(sig)
 
     def stop(self) -> int | None:
