@@ -9,7 +9,6 @@ from __future__ import annotations
 
 import os
 import socket
-import statistics
 import struct
 import time
 from collections.abc import Callable
@@ -145,15 +144,18 @@ def udp_raw(
             return None
 
 
-def tcp_raw(target: Target, messages: list[bytes], timeout: float = TIMEOUT) -> list[bytes]:
-    """Send length-prefixed messages on one TCP connection; read one reply per message."""
+def tcp_raw(
+    target: Target, messages: list[bytes], replies: int | None = None, timeout: float = TIMEOUT
+) -> list[bytes]:
+    """Send length-prefixed messages on one TCP connection; read `replies` replies (one per
+    message unless told fewer, for messages that must go unanswered)."""
     with socket.create_connection((target.host, target.port), timeout=timeout) as sock:
         sock.sendall(b"".join(frame(m) for m in messages))
-        replies = []
-        for _ in messages:
+        found = []
+        for _ in range(len(messages) if replies is None else replies):
             (length,) = struct.unpack("!H", recv_exactly(sock, 2))
-            replies.append(recv_exactly(sock, length))
-        return replies
+            found.append(recv_exactly(sock, length))
+        return found
 
 
 def exchange(target: Target, data: bytes, transport: str = "udp") -> bytes | None:
@@ -278,17 +280,6 @@ def wait_until(
         if time.monotonic() > deadline:
             pytest.fail(f"timed out after {timeout} s waiting for {what}; last seen: {last!r}")
         time.sleep(interval)
-
-
-def median_seconds(action: Callable[[], object], runs: int = 5) -> float:
-    """The median wall time of `runs` calls of action: one slow run (a GC, a busy core)
-    does not fail a latency limit, a real slowdown still does."""
-    times = []
-    for _ in range(runs):
-        start = time.perf_counter()
-        action()
-        times.append(time.perf_counter() - start)
-    return statistics.median(times)
 
 
 def settled(path: Path) -> Path:

@@ -971,19 +971,8 @@ def test_no_reply_to_responses_and_short_packets(server, packet):
 def test_qr_set_over_tcp_gets_no_reply(server):
     """Over TCP a QR-set message is skipped and the next pipelined query is answered."""
     normal = query_wire("www.example.com", "A", ident=0x4242)
-    (reply,) = tcp_raw_skip_first(server, [qr_set_packet(), normal])
+    (reply,) = tcp_raw(server, [qr_set_packet(), normal], replies=1)  # none to QR=1
     assert header(reply)[0] == 0x4242
-
-
-def tcp_raw_skip_first(srv: ServerProcess, messages: list[bytes]) -> list[bytes]:
-    """Send messages on one TCP connection; read replies for all but the first."""
-    with socket.create_connection((srv.host, srv.port), timeout=TIMEOUT) as sock:
-        sock.sendall(b"".join(struct.pack("!H", len(m)) + m for m in messages))
-        replies = []
-        for _ in messages[1:]:
-            (length,) = struct.unpack("!H", recv_exactly(sock, 2))
-            replies.append(recv_exactly(sock, length))
-        return replies
 
 
 @pytest.mark.parametrize(

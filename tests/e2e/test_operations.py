@@ -37,7 +37,7 @@ import pytest
 import yaml
 from prometheus_client.parser import text_string_to_metric_families
 
-from tests.dnshelp import ask, wait_until
+from tests.dnshelp import ask, recv_exactly, wait_until
 from tests.serverproc import REPO, ZONES, ServerProcess
 
 pytestmark = pytest.mark.timeout(60)
@@ -418,16 +418,6 @@ def rx_queue(local_port: int, remote_port: int) -> int | None:
         if fields[1] == local and fields[2] == remote:
             return int(fields[4].split(":")[1], 16)
     return None
-
-
-def recv_exactly(sock: socket.socket, n: int) -> bytes:
-    data = b""
-    while len(data) < n:
-        chunk = sock.recv(n - len(data))
-        if not chunk:
-            raise ConnectionError(f"closed after {len(data)} of {n} bytes")
-        data += chunk
-    return data
 
 
 @pytest.mark.skipif(not Path("/proc/net/tcp").exists(), reason="needs /proc/net/tcp")

@@ -28,7 +28,14 @@ import dns.rcode
 import dns.rdatatype
 import pytest
 
-from tests.dnshelp import addresses, ask, send
+from tests.dnshelp import (
+    addresses,
+    ask,
+    assert_any_rrset_in_answer,
+    assert_rcode,
+    rrset,
+    send,
+)
 from tests.fixtures.make_test_mmdb import write_test_mmdb
 from tests.serverproc import REPO, ZONES, ServerProcess
 
@@ -510,6 +517,13 @@ def test_weighted_70_30(located):
     assert set(answers) == {WWW_US, WWW_EU}
     share = 100 * answers[WWW_US] / count
     assert 66 <= share <= 74, f"192.0.2.10 got {share:.1f}% (weight 70 of 100): {answers}"
+    # Each reply holds exactly one of the two record sets, with the zone's TTL.
+    choices = [rrset("www.steer.example.", 60, "A", address) for address in (WWW_US, WWW_EU)]
+    for _ in range(10):
+        reply = ask(located, "www.steer.example")
+        assert_rcode(reply, dns.rcode.NOERROR)
+        assert len(reply.answer) == 1
+        assert_any_rrset_in_answer(reply, choices)
 
 
 def test_multivalue_distinct_up_to_eight_all_present(located):

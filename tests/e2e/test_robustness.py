@@ -26,7 +26,7 @@ import dns.rcode
 import dns.rrset
 import pytest
 
-from tests.dnshelp import ask
+from tests.dnshelp import ask, frame
 from tests.serverproc import ZONES
 
 SEED = 20261127
@@ -695,10 +695,6 @@ def test_hostile_udp(fuzz_server, kind):
 
 
 # --- TCP ---------------------------------------------------------------------------------
-
-
-def frame(wire: bytes) -> bytes:
-    return struct.pack("!H", len(wire)) + wire
 
 
 def read_frames(buffer: bytearray) -> list[bytes]:
