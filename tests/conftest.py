@@ -1,4 +1,4 @@
-"""Shared fixtures: the real server on 127.0.0.1 port 0, serving the repo's zones/."""
+"""Shared fixtures: the real server on 127.0.0.1 port 0, serving tests/fixtures/zones/."""
 
 from __future__ import annotations
 
@@ -7,14 +7,12 @@ from pathlib import Path
 
 import pytest
 
-from tests.serverproc import REPO, ServerProcess
-
-ZONES = REPO / "zones"
+from tests.serverproc import ZONES, ServerProcess
 
 
 @pytest.fixture(scope="session")
 def server(tmp_path_factory: pytest.TempPathFactory) -> Iterator[ServerProcess]:
-    """One server for the session, serving zones/ (read-only tests share it)."""
+    """One server for the session, serving the fixture zones (read-only tests share it)."""
     log = tmp_path_factory.mktemp("server") / "server.log"
     proc = ServerProcess(["--zones", str(ZONES), "--listen", "127.0.0.1:0", "--no-http"])
     proc.start(log)

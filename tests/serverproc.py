@@ -5,20 +5,20 @@ from __future__ import annotations
 import os
 import re
 import signal
-import socket
 import subprocess
 import sys
 import time
-from collections.abc import Callable
 from dataclasses import dataclass, field
 from pathlib import Path
-from typing import Any
 
-import dns.exception
-import pytest
+from tests.dnshelp import wait_until
 
 LISTEN_RE = re.compile(r"listening on udp\+tcp (\[[0-9a-f:]+\]|[0-9.]+):(\d+)")
+HTTP_RE = re.compile(r"http api on (\[[0-9a-f:]+\]|[0-9.]+):(\d+)")
 REPO = Path(__file__).resolve().parent.parent
+# The zones the tests serve: copies, so that editing an example in zones/ changes no test.
+ZONES = REPO / "tests" / "fixtures" / "zones"
+EXAMPLES = REPO / "zones"  # the shipped examples; one test checks that they serve
 
 
 @dataclass
@@ -57,6 +57,13 @@ class ServerProcess:
         self.stop()
         raise RuntimeError(f"server did not start in {timeout}s:\n{self.log()}")
 
+    def http_port(self, timeout: float = 10.0) -> int:
+        """The HTTP API's port, from the `http api on` log line (logged after the DNS ones)."""
+        found = wait_until(
+            lambda: HTTP_RE.search(self.log()), "the `http api on` log line", timeout
+        )
+        return int(found.group(2))
+
     def log(self) -> str:
         return self.log_path.read_text(errors="replace") if self.log_path else ""
 
@@ -74,36 +81,3 @@ class ServerProcess:
         except subprocess.TimeoutExpired:
             self.proc.kill()
             return self.proc.wait(timeout=5)
-
-
-def wait_for(predicate: Callable[[], Any], what: str, timeout: float = 10.0) -> Any:
-    """Poll predicate until it returns a true value; fail after the deadline.
-
-    A DNS timeout inside the predicate counts as "not yet".
-    """
-    deadline = time.monotonic() + timeout
-    while True:
-        try:
-            value = predicate()
-        except dns.exception.Timeout:
-            value = None
-        if value:
-            return value
-        if time.monotonic() > deadline:
-            pytest.fail(f"timed out after {timeout} s waiting for {what}")
-        time.sleep(0.02)
-
-
-def free_port() -> int:
-    """A port free for both UDP and TCP on 127.0.0.1 right now (DNS servers bind both)."""
-    for _ in range(50):
-        with socket.socket(socket.AF_INET, socket.SOCK_DGRAM) as udp:
-            udp.bind(("127.0.0.1", 0))
-            port = udp.getsockname()[1]
-            with socket.socket(socket.AF_INET, socket.SOCK_STREAM) as tcp:
-                try:
-                    tcp.bind(("127.0.0.1", port))
-                except OSError:
-                    continue
-                return port
-    raise RuntimeError("no port free for both UDP and TCP on 127.0.0.1")

@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+import os
 import re
 import shutil
 import signal
@@ -18,12 +19,13 @@ import dns.rcode
 import pytest
 import yaml
 
-from tests.serverproc import LISTEN_RE, REPO, wait_for
+from tests.dnshelp import Address, ask, wait_until
+from tests.serverproc import LISTEN_RE, REPO, ZONES
 
-ZONES = REPO / "zones"
+FIXTURES = str(ZONES.relative_to(REPO))  # relative, as an operator types it in the repo
 SUMMARY_RE = re.compile(r"^([a-z0-9.-]+): \d+ record sets, \d+ health checks, serial (\d+)$")
 ERROR_RE = re.compile(r"^(?P<file>[^:]+):(?P<line>\d+): (?P<what>[^:]+): (?P<reason>.+)$")
-CHECK_COMMAND = (sys.executable, "-m", "resolver", "check", "--zones", "zones")
+CHECK_COMMAND = (sys.executable, "-m", "resolver", "check", "--zones", FIXTURES)
 BAD_ZONE = """\
 zone: bad.test
 records:
@@ -35,10 +37,12 @@ BAD_ZONE_ERRORS = {(3, "a.bad.test. A"), (4, "b.bad.test. MX"), (5, "c.bad.test.
 
 
 def run_cli(*args: str, cwd: Path = REPO, timeout: float = 30) -> subprocess.CompletedProcess:
-    """Run `python -m resolver ARGS` and capture its output."""
+    """Run `python -m resolver ARGS` (this tree's, from any cwd) and capture its output."""
+    path = os.pathsep.join(p for p in (str(REPO), os.environ.get("PYTHONPATH", "")) if p)
     return subprocess.run(
         [sys.executable, "-m", "resolver", *args],
         cwd=cwd,
+        env={**os.environ, "PYTHONPATH": path},
         capture_output=True,
         text=True,
         timeout=timeout,
@@ -81,14 +85,6 @@ def write_bad_zone(directory: Path) -> Path:
     return path
 
 
-def ask(host: str, port: int, name: str, rtype: str = "A", tcp: bool = False):
-    """One question to the server under test."""
-    query = dns.message.make_query(name, rtype)
-    if tcp:
-        return dns.query.tcp(query, host, port=port, timeout=2)
-    return dns.query.udp(query, host, port=port, timeout=2)
-
-
 def addresses_of(reply) -> set[str]:
     return {rd.to_text() for rrset in reply.answer for rd in rrset}
 
@@ -108,8 +104,8 @@ def ipv6_loopback() -> bool:
 
 
 def test_check_prints_one_summary_per_zone():
-    """`check --zones zones` exits 0 with one summary line per zone file."""
-    result = run_cli("check", "--zones", "zones")
+    """`check --zones DIR` exits 0 with one summary line per zone file."""
+    result = run_cli("check", "--zones", FIXTURES)
     assert result.returncode == 0, result.stderr
     assert set(summaries(result.stdout)) == zone_names(ZONES)
     assert re.search(
@@ -119,18 +115,19 @@ def test_check_prints_one_summary_per_zone():
     )
 
 
-def test_check_defaults_to_zones_directory():
-    """Without --zones, `check` reads ./zones."""
-    explicit = run_cli("check", "--zones", "zones")
-    default = run_cli("check")
+def test_check_defaults_to_zones_directory(tmp_path: Path):
+    """Without --zones, `check` reads ./zones (here a copy of the fixture zones)."""
+    shutil.copytree(ZONES, tmp_path / "zones")
+    explicit = run_cli("check", "--zones", "zones", cwd=tmp_path)
+    default = run_cli("check", cwd=tmp_path)
     assert default.returncode == 0, default.stderr
     assert default.stdout == explicit.stdout
 
 
 def test_check_serial_is_stable():
     """Two `check` runs over unchanged zones report the same serials."""
-    first = run_cli("check", "--zones", "zones")
-    second = run_cli("check", "--zones", "zones")
+    first = run_cli("check", "--zones", FIXTURES)
+    second = run_cli("check", "--zones", FIXTURES)
     assert first.returncode == second.returncode == 0
     assert summaries(first.stdout) == summaries(second.stdout)
 
@@ -141,7 +138,7 @@ def test_check_with_installed_console_script():
     if script is None:
         pytest.skip("the policydns console script is not on PATH")
     result = subprocess.run(
-        [script, "check", "--zones", "zones"],
+        [script, "check", "--zones", FIXTURES],
         cwd=REPO,
         capture_output=True,
         text=True,
@@ -189,7 +186,7 @@ def test_check_reports_bad_config(tmp_path: Path):
     """A bad config file exits 1 with its file and line."""
     config = tmp_path / "policydns.yaml"
     config.write_text("workers: 1\ncolour: blue\n")
-    result = run_cli("check", "--config", str(config), "--zones", "zones")
+    result = run_cli("check", "--config", str(config), "--zones", FIXTURES)
     assert result.returncode == 1
     assert any(f == str(config) and line == 2 for f, line, _ in error_lines(result.stderr)), (
         result.stderr
@@ -237,7 +234,7 @@ def test_check_opens_no_socket_and_is_quick():
         "    if event.startswith('socket.'):\n"
         "        seen.append(event)\n"
         "sys.addaudithook(hook)\n"
-        "sys.argv = ['policydns', 'check', '--zones', 'zones']\n"
+        f"sys.argv = ['policydns', 'check', '--zones', '{FIXTURES}']\n"
         "try:\n"
         "    runpy.run_module('resolver', run_name='__main__')\n"
         "finally:\n"
@@ -318,8 +315,8 @@ def test_serve_prints_ipv4_listen_address_and_answers(start_server):
     assert len(found) == 1
     host, port = found[0]
     assert host == "127.0.0.1" and 0 < int(port) < 65536
-    for tcp in (False, True):
-        reply = ask("127.0.0.1", int(port), "www.example.com", tcp=tcp)
+    for transport in ("udp", "tcp"):
+        reply = ask(server, "www.example.com", transport=transport)
         assert reply.rcode() == dns.rcode.NOERROR
         assert addresses_of(reply)
 
@@ -332,7 +329,7 @@ def test_serve_prints_bracketed_ipv6_listen_address(start_server):
     assert match, server.log()
     port = int(match.group(1))
     assert port > 0
-    reply = ask("::1", port, "www.example.com")
+    reply = ask(Address("::1", port), "www.example.com")
     assert reply.rcode() == dns.rcode.NOERROR
 
 
@@ -349,7 +346,7 @@ def test_serve_listens_on_every_address(start_server):
 def test_sigterm_exits_0(start_server):
     """SIGTERM stops the server gracefully with exit code 0."""
     server = start_server("--zones", str(ZONES), "--listen", "127.0.0.1:0", "--no-http")
-    assert ask(server.host, server.port, "www.example.com").rcode() == dns.rcode.NOERROR
+    assert ask(server, "www.example.com").rcode() == dns.rcode.NOERROR
     assert server.stop() == 0
 
 
@@ -369,7 +366,7 @@ def test_sighup_reloads_and_keeps_old_data_on_error(start_server, tmp_path: Path
     server = start_server("--zones", str(zones), "--listen", "127.0.0.1:0", "--no-http")
 
     def ask_new():
-        return ask(server.host, server.port, "new.reload.test")
+        return ask(server, "new.reload.test", timeout=2)
 
     assert ask_new().rcode() == dns.rcode.NXDOMAIN
 
@@ -379,7 +376,7 @@ def test_sighup_reloads_and_keeps_old_data_on_error(start_server, tmp_path: Path
         "  new: [{type: A, values: [192.0.2.2]}]\n"
     )
     server.signal(signal.SIGHUP)
-    wait_for(lambda: addresses_of(ask_new()) == {"192.0.2.2"}, "the reloaded name to answer")
+    wait_until(lambda: addresses_of(ask_new()) == {"192.0.2.2"}, "the reloaded name to answer")
 
     path.write_text(
         "zone: reload.test\nrecords:\n"
@@ -387,12 +384,12 @@ def test_sighup_reloads_and_keeps_old_data_on_error(start_server, tmp_path: Path
         '  new: [{type: A, values: ["1.2.3"]}]\n'
     )
     server.signal(signal.SIGHUP)
-    wait_for(lambda: f"{path}:4:" in server.log(), "the reload error in the log")
+    wait_until(lambda: f"{path}:4:" in server.log(), "the reload error in the log")
     assert server.proc.poll() is None, "a failed reload must not stop the server"
     reply = ask_new()
     assert reply.rcode() == dns.rcode.NOERROR
     assert addresses_of(reply) == {"192.0.2.2"}
-    assert addresses_of(ask(server.host, server.port, "www.reload.test")) == {"192.0.2.1"}
+    assert addresses_of(ask(server, "www.reload.test")) == {"192.0.2.1"}
     error_line = next(line for line in server.log().splitlines() if f"{path}:4:" in line)
     assert "new.reload.test. A" in error_line
 
@@ -402,5 +399,5 @@ def test_sighup_reloads_and_keeps_old_data_on_error(start_server, tmp_path: Path
         "  new: [{type: A, values: [192.0.2.3]}]\n"
     )
     server.signal(signal.SIGHUP)
-    wait_for(lambda: addresses_of(ask_new()) == {"192.0.2.3"}, "the fixed zone to answer")
+    wait_until(lambda: addresses_of(ask_new()) == {"192.0.2.3"}, "the fixed zone to answer")
     assert server.stop() == 0

@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+import functools
 import re
 import shutil
 import socket
@@ -23,13 +24,27 @@ import dns.rdatatype
 import dns.rrset
 import dns.update
 import pytest
+import yaml
 
-from tests.conftest import ZONES
-from tests.serverproc import ServerProcess
+from tests import dnshelp
+from tests.dnshelp import (
+    TIMEOUT,
+    assert_authority_has_soa,
+    assert_rcode,
+    assert_rrset_in_answer,
+    assert_section,
+    exchange,
+    query_wire,
+    recv_exactly,
+    rrset,
+    rrset_key,
+    tcp_raw,
+    udp_raw,
+)
+from tests.serverproc import ZONES, ServerProcess
 
 pytestmark = pytest.mark.timeout(60)
 
-TIMEOUT = 3.0  # seconds to wait for a reply that must come
 SILENCE = 0.5  # seconds to wait before concluding that no reply comes
 TRANSPORTS = ["udp", "tcp"]
 MAX_CNAME_LINKS = 12  # the server's documented chain limit (README)
@@ -115,132 +130,21 @@ def custom(tmp_path_factory: pytest.TempPathFactory) -> Iterator[ServerProcess]:
 
 # --------------------------------------------------------------------------- helpers
 
-
-def ask(
-    srv: ServerProcess,
-    name: str,
-    rdtype: str = "A",
-    transport: str = "udp",
-    rdclass: str = "IN",
-    **kwargs,
-) -> dns.message.Message:
-    """Send one non-recursive query with dnspython and return the parsed reply."""
-    query = dns.message.make_query(name, rdtype, rdclass, **kwargs)
-    query.flags &= ~dns.flags.RD
-    return send(srv, query, transport)
-
-
-def send(srv: ServerProcess, query: dns.message.Message, transport: str) -> dns.message.Message:
-    """Send a prepared dnspython query over UDP or TCP."""
-    if transport == "udp":
-        return dns.query.udp(query, srv.host, port=srv.port, timeout=TIMEOUT)
-    return dns.query.tcp(query, srv.host, port=srv.port, timeout=TIMEOUT)
-
-
-def rrset(name: str, ttl: int, rdtype: str, *values: str, rdclass: str = "IN") -> dns.rrset.RRset:
-    """An expected RRset, parsed by dnspython from presentation format."""
-    return dns.rrset.from_text(name, ttl, rdclass, rdtype, *values)
-
-
-def rrset_key(rr: dns.rrset.RRset) -> tuple:
-    """Everything that identifies an RRset on the wire, TTL included (dnspython's == skips it)."""
-    return (
-        rr.name.to_text().lower(),
-        rr.rdclass,
-        rr.rdtype,
-        rr.ttl,
-        sorted(rd.to_text() for rd in rr),
-    )
-
-
-def assert_section(section: list[dns.rrset.RRset], expected: list[dns.rrset.RRset]) -> None:
-    """The section holds exactly these RRsets, in this order, with these TTLs."""
-    assert [rrset_key(r) for r in section] == [rrset_key(r) for r in expected]
-
-
-def assert_rcode(reply: dns.message.Message, rcode: int, aa: bool | None = True) -> None:
-    """The reply has this (extended) rcode and, unless aa is None, this AA flag."""
-    assert dns.rcode.to_text(reply.rcode()) == dns.rcode.to_text(rcode)
-    assert reply.flags & dns.flags.QR
-    if aa is not None:
-        assert bool(reply.flags & dns.flags.AA) == aa
-
-
-def rrset_in_answer(reply: dns.message.Message, expected: dns.rrset.RRset) -> bool:
-    """True if the answer has this RRset with the same TTL."""
-    return rrset_key(expected) in [rrset_key(r) for r in reply.answer]
-
-
-def authority_has_soa(reply: dns.message.Message, zone: str, ttl: int):
-    """Assert the authority section is exactly the zone's SOA with this TTL; return its rdata."""
-    assert len(reply.authority) == 1, reply.authority
-    soa = reply.authority[0]
-    assert soa.name == dns.name.from_text(zone)
-    assert soa.rdtype == dns.rdatatype.SOA
-    assert soa.rdclass == dns.rdataclass.IN
-    assert soa.ttl == ttl
-    assert len(soa) == 1
-    return soa[0]
+# Non-recursive, as a resolver asks an authoritative server.
+ask = functools.partial(dnshelp.ask, rd=False)
 
 
 def assert_negative(reply, rcode: int, zone: str, ttl: int) -> None:
     """An authoritative NXDOMAIN/NODATA: empty answer, zone SOA in authority."""
     assert_rcode(reply, rcode)
     assert reply.answer == []
-    authority_has_soa(reply, zone, ttl)
+    assert_authority_has_soa(reply, zone, ttl)
     assert not reply.flags & dns.flags.TC
 
 
 def header(data: bytes) -> tuple[int, int, int, int, int, int]:
     """id, flags, qdcount, ancount, nscount, arcount of a raw message."""
     return struct.unpack_from("!6H", data)
-
-
-def udp_raw(srv: ServerProcess, data: bytes, timeout: float = TIMEOUT) -> bytes | None:
-    """Send raw bytes over UDP; the reply bytes, or None if nothing came within timeout."""
-    with socket.socket(socket.AF_INET, socket.SOCK_DGRAM) as sock:
-        sock.settimeout(timeout)
-        sock.sendto(data, (srv.host, srv.port))
-        try:
-            return sock.recv(65535)
-        except TimeoutError:
-            return None
-
-
-def recv_exactly(sock: socket.socket, n: int) -> bytes:
-    """Read n bytes from a stream socket (short on EOF)."""
-    chunks = b""
-    while len(chunks) < n:
-        chunk = sock.recv(n - len(chunks))
-        if not chunk:
-            break
-        chunks += chunk
-    return chunks
-
-
-def tcp_raw(srv: ServerProcess, messages: list[bytes]) -> list[bytes]:
-    """Send length-prefixed messages on one TCP connection; read one reply per message."""
-    with socket.create_connection((srv.host, srv.port), timeout=TIMEOUT) as sock:
-        sock.sendall(b"".join(struct.pack("!H", len(m)) + m for m in messages))
-        replies = []
-        for _ in messages:
-            (length,) = struct.unpack("!H", recv_exactly(sock, 2))
-            replies.append(recv_exactly(sock, length))
-        return replies
-
-
-def raw_exchange(srv: ServerProcess, data: bytes, transport: str) -> bytes | None:
-    """One raw message over UDP or TCP; the raw reply."""
-    if transport == "udp":
-        return udp_raw(srv, data)
-    return tcp_raw(srv, [data])[0]
-
-
-def query_wire(name: str, rdtype: str = "A", ident: int = 0x1234, **kwargs) -> bytes:
-    """The wire form of a dnspython query with a fixed id."""
-    query = dns.message.make_query(name, rdtype, **kwargs)
-    query.id = ident
-    return query.to_wire()
 
 
 def assert_still_answers(srv: ServerProcess, name: str = "www.example.com") -> None:
@@ -251,7 +155,7 @@ def assert_still_answers(srv: ServerProcess, name: str = "www.example.com") -> N
 
 
 def start_with_config(start_server, tmp_path: Path, text: str) -> ServerProcess:
-    """Start a server on zones/ with this config file text."""
+    """Start a server on the fixture zones with this config file text."""
     config = tmp_path / "policydns.yaml"
     config.write_text(text)
     return start_server(
@@ -308,7 +212,7 @@ def test_nxdomain_has_soa_with_negative_ttl(server, name, zone, ttl, transport):
 
 def test_negative_soa_fields(server):
     """The negative-answer SOA carries the zone's SOA fields (defaults filled in)."""
-    soa = authority_has_soa(ask(server, "nope.example.com", "A"), "example.com.", 60)
+    soa = assert_authority_has_soa(ask(server, "nope.example.com", "A"), "example.com.", 60)
     assert soa.mname == dns.name.from_text("ns1.example.com.")
     assert soa.rname == dns.name.from_text("hostmaster.example.com.")
     assert (soa.refresh, soa.retry, soa.expire, soa.minimum) == (7200, 900, 1209600, 60)
@@ -320,7 +224,7 @@ def test_negative_soa_fields(server):
 )
 def test_apex_soa_query_answers_soa(server, zone, ttl, negative_ttl, transport):
     """An SOA question at the apex answers the SOA (zone TTL), the same one as in NXDOMAIN."""
-    negative = authority_has_soa(ask(server, "nope." + zone, "A"), zone, negative_ttl)
+    negative = assert_authority_has_soa(ask(server, "nope." + zone, "A"), zone, negative_ttl)
     reply = ask(server, zone, "SOA", transport)
     assert_rcode(reply, dns.rcode.NOERROR)
     assert len(reply.answer) == 1, reply
@@ -552,7 +456,7 @@ def test_cname_target_without_type_is_nodata(server):
     reply = ask(server, "docs.example.com", "MX")
     assert_rcode(reply, dns.rcode.NOERROR)
     assert_section(reply.answer, [rrset("docs.example.com.", 300, "CNAME", "www.example.com.")])
-    authority_has_soa(reply, "example.com.", 60)
+    assert_authority_has_soa(reply, "example.com.", 60)
 
 
 @pytest.mark.parametrize("transport", TRANSPORTS)
@@ -561,7 +465,7 @@ def test_cname_to_nxdomain_in_other_zone(server, transport):
     reply = ask(server, "gone.example.com", "A", transport)
     assert_rcode(reply, dns.rcode.NXDOMAIN)
     assert_section(reply.answer, [rrset("gone.example.com.", 300, "CNAME", "gone.example.net.")])
-    authority_has_soa(reply, "example.net.", 300)
+    assert_authority_has_soa(reply, "example.net.", 300)
 
 
 def test_cname_to_nxdomain_in_same_zone(custom):
@@ -571,7 +475,7 @@ def test_cname_to_nxdomain_in_same_zone(custom):
     assert_section(
         reply.answer, [rrset("dangling.chain.test.", 100, "CNAME", "nothere.chain.test.")]
     )
-    authority_has_soa(reply, "chain.test.", 100)
+    assert_authority_has_soa(reply, "chain.test.", 100)
 
 
 @pytest.mark.parametrize("transport", TRANSPORTS)
@@ -876,6 +780,24 @@ def test_udp_reply_over_limit_is_truncated(custom, name, kwargs):
         assert reply.payload == 1232
 
 
+def test_fixture_answer_over_512_octets_is_truncated_on_udp_and_whole_on_tcp(server):
+    """big.example.net TXT (tests/fixtures/zones) is over 512 octets: without EDNS the UDP
+    reply is header and question with TC, and the TCP reply carries the whole answer."""
+    zone = yaml.safe_load((ZONES / "records.example.net.yaml").read_text())
+    values = sorted(v.encode() for v in zone["records"]["big"][0]["values"])
+    udp_wire = exchange(server, query_wire("big.example.net", "TXT"), "udp")
+    assert udp_wire is not None and len(udp_wire) <= 512
+    udp = dns.message.from_wire(udp_wire)
+    assert_truncated(udp)
+    assert udp.opt is None
+    tcp_wire = exchange(server, query_wire("big.example.net", "TXT"), "tcp")
+    assert tcp_wire is not None and len(tcp_wire) > 512
+    tcp = dns.message.from_wire(tcp_wire)
+    assert_rcode(tcp, dns.rcode.NOERROR)
+    assert not tcp.flags & dns.flags.TC
+    assert sorted(answer_texts(tcp)) == values
+
+
 @pytest.mark.parametrize("payload", [1232, 4096])
 def test_udp_reply_within_edns_limit_is_whole(custom, payload):
     """A reply over 512 bytes but within the EDNS limit is sent whole over UDP."""
@@ -925,7 +847,7 @@ def test_udp_reply_without_edns_fits_512(server):
         '"v=spf1 include:_spf.example.net -all"',
         '"a text value with spaces"',
     )
-    assert rrset_in_answer(reply, expected)
+    assert_rrset_in_answer(reply, expected)
 
 
 # --------------------------------------------------------------------------- question case
@@ -939,7 +861,7 @@ def test_udp_reply_without_edns_fits_512(server):
 def test_question_case_is_echoed(server, name, rdtype, transport):
     """The reply's question has the client's letter case, byte for byte."""
     wire = query_wire(name, rdtype)
-    reply_wire = raw_exchange(server, wire, transport)
+    reply_wire = exchange(server, wire, transport)
     assert reply_wire is not None
     qlen = len(dns.name.from_text(name).to_wire()) + 4
     assert header(reply_wire)[2] == 1
@@ -972,7 +894,7 @@ def two_question_query() -> bytes:
 @pytest.mark.parametrize("packet", [HEADER_ONLY, two_question_query()], ids=["qd0", "qd2"])
 def test_qdcount_not_one_is_formerr(server, packet, transport):
     """QDCOUNT 0 or 2 gets FORMERR with the query's id."""
-    reply = raw_exchange(server, packet, transport)
+    reply = exchange(server, packet, transport)
     assert reply is not None
     ident, flags, *_ = header(reply)
     assert ident == 0xBEEF
@@ -1018,7 +940,7 @@ def iquery_query() -> bytes:
 )
 def test_other_opcodes_get_notimp(server, make, opcode, transport):
     """Opcodes other than QUERY get NOTIMP, with the opcode echoed."""
-    reply = raw_exchange(server, make(), transport)
+    reply = exchange(server, make(), transport)
     assert reply is not None
     ident, flags, *_ = header(reply)
     assert ident == 0xBEEF
@@ -1049,19 +971,8 @@ def test_no_reply_to_responses_and_short_packets(server, packet):
 def test_qr_set_over_tcp_gets_no_reply(server):
     """Over TCP a QR-set message is skipped and the next pipelined query is answered."""
     normal = query_wire("www.example.com", "A", ident=0x4242)
-    (reply,) = tcp_raw_skip_first(server, [qr_set_packet(), normal])
+    (reply,) = tcp_raw(server, [qr_set_packet(), normal], replies=1)  # none to QR=1
     assert header(reply)[0] == 0x4242
-
-
-def tcp_raw_skip_first(srv: ServerProcess, messages: list[bytes]) -> list[bytes]:
-    """Send messages on one TCP connection; read replies for all but the first."""
-    with socket.create_connection((srv.host, srv.port), timeout=TIMEOUT) as sock:
-        sock.sendall(b"".join(struct.pack("!H", len(m)) + m for m in messages))
-        replies = []
-        for _ in messages[1:]:
-            (length,) = struct.unpack("!H", recv_exactly(sock, 2))
-            replies.append(recv_exactly(sock, length))
-        return replies
 
 
 @pytest.mark.parametrize(

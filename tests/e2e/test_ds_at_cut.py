@@ -6,6 +6,7 @@ a zone whose parent is not served, or does not delegate to it, still answers for
 
 from __future__ import annotations
 
+import functools
 from collections.abc import Iterator
 
 import dns.flags
@@ -16,11 +17,11 @@ import dns.rdatatype
 import dns.rrset
 import pytest
 
+from tests import dnshelp
 from tests.serverproc import ServerProcess
 
 pytestmark = pytest.mark.timeout(60)
 
-TIMEOUT = 3.0
 TRANSPORTS = ["udp", "tcp"]
 DS_TEXT = "12345 13 2 49FD46E6C4B45C55D4AC69CBD3CD34AC1AFE51DE3C8C8C2E2E2E2E2E2E2E2E2E"
 AWAY_DS = "54321 8 2 0123456789ABCDEF0123456789ABCDEF0123456789ABCDEF0123456789ABCDEF"
@@ -70,13 +71,8 @@ def srv(tmp_path_factory: pytest.TempPathFactory) -> Iterator[ServerProcess]:
     proc.stop()
 
 
-def ask(srv: ServerProcess, name: str, rdtype: str, transport: str = "udp") -> dns.message.Message:
-    """One non-recursive query with dnspython."""
-    query = dns.message.make_query(name, rdtype)
-    query.flags &= ~dns.flags.RD
-    if transport == "udp":
-        return dns.query.udp(query, srv.host, port=srv.port, timeout=TIMEOUT)
-    return dns.query.tcp(query, srv.host, port=srv.port, timeout=TIMEOUT)
+# Non-recursive, as a resolver asks an authoritative server.
+ask = functools.partial(dnshelp.ask, rd=False)
 
 
 def key(rr: dns.rrset.RRset) -> tuple:

@@ -18,11 +18,11 @@ from pathlib import Path
 
 import pytest
 
-from tests.serverproc import ServerProcess, wait_for
+from tests.dnshelp import wait_until
+from tests.serverproc import HTTP_RE, ServerProcess
 
 pytestmark = pytest.mark.timeout(60)
 
-HTTP_RE = re.compile(r"http api on (\[[0-9a-f:]+\]|[0-9.]+):(\d+)")
 TOKEN = "file-token-0123456789abcdef"
 OWN = object()  # the Host header a plain client sends: the listener's ADDR:PORT
 
@@ -92,7 +92,7 @@ def api(start_server, tmp_path: Path):
         path = tmp_path / "policydns.yaml"
         path.write_text(f"zones: [{zone}]\n{config}")
         srv = start_server("--config", str(path), "--listen", "127.0.0.1:0", "--http", http)
-        found = wait_for(lambda: HTTP_RE.search(srv.log()), "the `http api on` log line")
+        found = wait_until(lambda: HTTP_RE.search(srv.log()), "the `http api on` log line")
         return Api(srv, found.group(1).strip("[]"), int(found.group(2)))
 
     return go
@@ -154,7 +154,7 @@ def test_reload_accepts_same_origin_and_plain_clients(api, headers: dict[str, st
     reply = run.call("POST", "/api/v1/reload", headers, body=body)
     assert reply.status == 200, (reply.status, reply.body)
     assert reply.json()["status"] == "ok"
-    wait_for(lambda: run.reloads() == 1, "the reload log line")
+    wait_until(lambda: run.reloads() == 1, "the reload log line")
 
 
 def test_origin_must_match_the_host_the_request_names(api):

@@ -1,7 +1,7 @@
 """Operating the real server: reloads, the HTTP API, metrics, signals, query logs (SPEC 9, 10).
 
 Every test starts `policydns serve` on 127.0.0.1 port 0 with `--http 127.0.0.1:0` and finds
-both ports in its log. Zones are copies of the repo's zones/ (or small ones) in tmp_path so
+both ports in its log. Zones are copies of tests/fixtures/zones (or small ones) in tmp_path so
 tests can edit them. Waits poll with a deadline; nothing sleeps a fixed time to "let
 things settle".
 """
@@ -37,12 +37,11 @@ import pytest
 import yaml
 from prometheus_client.parser import text_string_to_metric_families
 
-from tests.serverproc import REPO, ServerProcess, wait_for
+from tests.dnshelp import ask, recv_exactly, wait_until
+from tests.serverproc import REPO, ZONES, ServerProcess
 
 pytestmark = pytest.mark.timeout(60)
 
-ZONES = REPO / "zones"
-HTTP_RE = re.compile(r"http api on 127\.0\.0\.1:(\d+)")
 TOKEN = "s3cret-token-0123456789"
 
 
@@ -84,10 +83,7 @@ class Running:
         return status, json.loads(body)
 
     def ask(self, name: str, rdtype: str = "A", tcp: bool = False) -> dns.message.Message:
-        query = dns.message.make_query(name, rdtype)
-        if tcp:
-            return dns.query.tcp(query, self.srv.host, port=self.srv.port, timeout=3)
-        return dns.query.udp(query, self.srv.host, port=self.srv.port, timeout=3)
+        return ask(self.srv, name, rdtype, "tcp" if tcp else "udp")
 
     def values(self, name: str, rdtype: str = "A") -> set[str]:
         return {rd.to_text() for rrset in self.ask(name, rdtype).answer for rd in rrset}
@@ -102,11 +98,6 @@ class Running:
         return len(re.findall(pattern, self.srv.log(), re.MULTILINE))
 
 
-def api_port(srv: ServerProcess) -> int:
-    found = wait_for(lambda: HTTP_RE.search(srv.log()), "the `http api on` log line")
-    return int(found.group(1))
-
-
 @pytest.fixture
 def serve(start_server) -> Callable[..., Running]:
     """Start the server with the given args plus loopback DNS and HTTP on port 0."""
@@ -114,7 +105,7 @@ def serve(start_server) -> Callable[..., Running]:
     def go(*args: str, listen: bool = True) -> Running:
         extra = ["--listen", "127.0.0.1:0"] if listen else []
         srv = start_server(*args, *extra, "--http", "127.0.0.1:0")
-        return Running(srv, f"http://127.0.0.1:{api_port(srv)}")
+        return Running(srv, f"http://127.0.0.1:{srv.http_port()}")
 
     return go
 
@@ -182,7 +173,7 @@ def test_reload_picks_up_added_record(serve, tmp_path: Path, how: str):
         assert status == 200, body
         assert body["status"] == "ok"
         assert any(line.startswith("ops.test: ") for line in body["zones"]), body
-    wait_for(lambda: run.values("new.ops.test") == {"192.0.2.3"}, "the added record")
+    wait_until(lambda: run.values("new.ops.test") == {"192.0.2.3"}, "the added record")
     assert run.values("www.ops.test") == {"192.0.2.1"}
 
 
@@ -242,7 +233,7 @@ def test_broken_reload_keeps_every_old_name(serve, zones_copy: Path):
     assert run.ask("broken.steer.example").rcode() == dns.rcode.NXDOMAIN
 
     run.srv.signal(signal.SIGHUP)
-    wait_for(
+    wait_until(
         lambda: run.count_log(rf"ERROR .*{re.escape(f'{broken}:{bad_line}:')}") >= 2,
         "the SIGHUP reload's errors in the log",
     )
@@ -429,16 +420,6 @@ def rx_queue(local_port: int, remote_port: int) -> int | None:
     return None
 
 
-def recv_exactly(sock: socket.socket, n: int) -> bytes:
-    data = b""
-    while len(data) < n:
-        chunk = sock.recv(n - len(data))
-        if not chunk:
-            raise ConnectionError(f"closed after {len(data)} of {n} bytes")
-        data += chunk
-    return data
-
-
 @pytest.mark.skipif(not Path("/proc/net/tcp").exists(), reason="needs /proc/net/tcp")
 def test_sigterm_answers_tcp_query_in_flight_then_exits_0(serve):
     run = serve("--zones", str(ZONES))
@@ -450,7 +431,7 @@ def test_sigterm_answers_tcp_query_in_flight_then_exits_0(serve):
         sock.sendall(message[:half])
         client_port = sock.getsockname()[1]
         # The server has read the first half off the socket: the query is in flight.
-        wait_for(lambda: rx_queue(port, client_port) == 0, "the server to read the first half")
+        wait_until(lambda: rx_queue(port, client_port) == 0, "the server to read the first half")
         run.srv.signal(signal.SIGTERM)
 
         def refused() -> bool:  # stop accepting...
@@ -460,7 +441,7 @@ def test_sigterm_answers_tcp_query_in_flight_then_exits_0(serve):
                 return True
             return False
 
-        wait_for(refused, "the listener to close", timeout=5)
+        wait_until(refused, "the listener to close", timeout=5)
         assert run.srv.proc.poll() is None, "exited with a query in flight"
         sock.sendall(message[half:])  # ...but finish what is in flight
         (length,) = struct.unpack("!H", recv_exactly(sock, 2))
@@ -500,7 +481,7 @@ def test_log_queries_one_line_per_query(serve):
     ]
     for name, rdtype, tcp, rcode in questions:
         assert dns.rcode.to_text(run.ask(name, rdtype, tcp).rcode()) == rcode
-    lines = wait_for(
+    lines = wait_until(
         lambda: (found := QUERY_LINE.findall(run.srv.log())) and len(found) >= 5 and found,
         "five query lines",
     )
@@ -521,7 +502,7 @@ def test_no_query_lines_without_flag(serve):
     for name in ("www.steer.example", "nope.example.com", "www.example.com"):
         run.ask(name)
     run.srv.signal(signal.SIGHUP)  # a log line that comes after the queries' would-be lines
-    wait_for(lambda: run.count_log(r"reloaded example\.com"), "the reload line")
+    wait_until(lambda: run.count_log(r"reloaded example\.com"), "the reload line")
     assert not QUERY_LINE.findall(run.srv.log())
 
 
@@ -557,7 +538,9 @@ def reload_twenty(run: Running, zones: Path, busy: Callable[[], bool]) -> None:
             assert status == 200, body
         else:
             run.srv.signal(signal.SIGHUP)
-            wait_for(lambda n=i: run.count_log(r"reloaded example\.org") > n, f"SIGHUP reload {i}")
+            wait_until(
+                lambda n=i: run.count_log(r"reloaded example\.org") > n, f"SIGHUP reload {i}"
+            )
         while time.monotonic() - started < 0.2:  # pacing the reloads, not waiting on them
             time.sleep(0.01)
     assert run.values("reload-19.example.org") == {"192.0.2.20"}
@@ -579,7 +562,9 @@ def test_twenty_reloads_under_dnsperf_lose_no_query(serve, zones_copy: Path, tmp
         )
     try:
         # dnsperf's own output is block-buffered: see its queries arrive in the metrics.
-        wait_for(lambda: total(run.metrics(), "policydns_queries_total") > 100, "dnsperf's queries")
+        wait_until(
+            lambda: total(run.metrics(), "policydns_queries_total") > 100, "dnsperf's queries"
+        )
         reload_twenty(run, zones_copy, lambda: perf.poll() is None)
         assert perf.wait(timeout=20) == 0, out.read_text()
     finally:
@@ -660,7 +645,7 @@ async def test_twenty_reloads_under_udp_stream_lose_no_query(serve, zones_copy: 
     counter.drained.clear()
     if counter.pending:
         try:
-            await asyncio.wait_for(counter.drained.wait(), timeout=5)
+            await asyncio.wait_until(counter.drained.wait(), timeout=5)
         except TimeoutError:
             pass  # reported below as lost queries
     transport.close()
@@ -687,6 +672,6 @@ def test_reload_changing_listen_warns_restart_needed(serve, tmp_path: Path):
 
     config.write_text(f'zones: [{zone}]\nlisten: ["127.0.0.1:0", "127.0.0.1:5399"]\n')
     run.srv.signal(signal.SIGHUP)
-    wait_for(lambda: run.count_log(warning), "the restart warning")
+    wait_until(lambda: run.count_log(warning), "the restart warning")
     assert run.count_log(r"listening on udp\+tcp") == 1, "a reload must not bind new sockets"
     assert run.values("www.ops.test") == {"192.0.2.1"}

@@ -1,4 +1,4 @@
-"""SPEC sections 3, 5 and 7: every routing policy of zones/steer.example.yaml, end to end.
+"""SPEC sections 3, 5 and 7: every routing policy of the fixture steer.example, end to end.
 
 Clients in different places are emulated with EDNS Client Subnet (RFC 7871) against the real
 server: first with a `locations` map in the config, then with a generated GeoLite2-City-shaped
@@ -28,16 +28,22 @@ import dns.rcode
 import dns.rdatatype
 import pytest
 
-from tests.conftest import ZONES
+from tests.dnshelp import (
+    addresses,
+    ask,
+    assert_any_rrset_in_answer,
+    assert_rcode,
+    rrset,
+    send,
+)
 from tests.fixtures.make_test_mmdb import write_test_mmdb
-from tests.serverproc import REPO, ServerProcess
+from tests.serverproc import REPO, ZONES, ServerProcess
 
 pytestmark = pytest.mark.timeout(60)
 
-TIMEOUT = 3.0
 ECS = dns.edns.OptionType.ECS
 
-# The answers of zones/steer.example.yaml.
+# The answers of steer.example.yaml (tests/fixtures/zones).
 CALIFORNIA, US, EUROPE, GEO_DEFAULT = "192.0.2.41", "192.0.2.42", "198.51.100.43", "203.0.113.44"
 VIRGINIA, FRANKFURT = "192.0.2.51", "198.51.100.52"
 USE1, EUC1 = "192.0.2.61", "198.51.100.62"
@@ -64,27 +70,6 @@ latency:
 # --------------------------------------------------------------------------- helpers
 
 
-def ask(
-    server: ServerProcess,
-    name: str,
-    ecs: tuple[str, int] | dns.edns.Option | None = None,
-    rdtype: str = "A",
-    use_edns: int | bool = 0,
-) -> dns.message.Message:
-    """One UDP query; `ecs` is (address, source prefix) or a ready-made option."""
-    options: list[dns.edns.Option] = []
-    if isinstance(ecs, tuple):
-        options.append(dns.edns.ECSOption(*ecs))
-    elif ecs is not None:
-        options.append(ecs)
-    query = dns.message.make_query(name, rdtype, use_edns=use_edns, options=options)
-    return dns.query.udp(query, server.host, port=server.port, timeout=TIMEOUT)
-
-
-def addresses(reply: dns.message.Message) -> list[str]:
-    return [rdata.address for rrset in reply.answer for rdata in rrset]
-
-
 def ecs_of(reply: dns.message.Message) -> dns.edns.ECSOption | None:
     found = [o for o in reply.options if o.otype == ECS]
     assert len(found) <= 1, f"more than one ECS option in the reply: {found}"
@@ -93,7 +78,7 @@ def ecs_of(reply: dns.message.Message) -> dns.edns.ECSOption | None:
 
 def answer(server: ServerProcess, name: str, ecs: tuple[str, int]) -> tuple[list[str], int]:
     """(addresses, ECS scope) for a NOERROR reply whose ECS option echoes the query's."""
-    reply = ask(server, name, ecs)
+    reply = ask(server, name, ecs=ecs)
     assert reply.rcode() == dns.rcode.NOERROR, reply
     assert reply.flags & dns.flags.AA
     option = ecs_of(reply)
@@ -259,17 +244,14 @@ def test_nested_latency_then_weighted(located):
 
 
 def test_ipv6_client_subnet_is_echoed_with_family_2(located):
-    reply = ask(located, "office.steer.example", ("2001:db8:1:2::", 64))
+    reply = ask(located, "office.steer.example", ecs=("2001:db8:1:2::", 64))
     option = ecs_of(reply)
     assert option is not None
     assert (option.family, option.address, option.srclen) == (2, "2001:db8:1:2::", 64)
 
 
 def test_tcp_carries_the_same_ecs_answer(located):
-    query = dns.message.make_query(
-        "geo.steer.example", "A", use_edns=0, options=[dns.edns.ECSOption("10.2.3.0", 24)]
-    )
-    reply = dns.query.tcp(query, located.host, port=located.port, timeout=TIMEOUT)
+    reply = ask(located, "geo.steer.example", "A", "tcp", ecs=("10.2.3.0", 24))
     assert addresses(reply) == [EUROPE]
     option = ecs_of(reply)
     assert option is not None and option.scopelen == 16
@@ -371,7 +353,7 @@ def test_locations_map_is_checked_before_the_mmdb(start_server, tmp_path, mmdb):
 
 
 def test_source_prefix_zero_is_an_unknown_client(located):
-    reply = ask(located, "geo.steer.example", ("0.0.0.0", 0))
+    reply = ask(located, "geo.steer.example", ecs=("0.0.0.0", 0))
     assert addresses(reply) == [GEO_DEFAULT]
     option = ecs_of(reply)
     assert option is not None
@@ -379,7 +361,7 @@ def test_source_prefix_zero_is_an_unknown_client(located):
 
 
 def test_source_prefix_zero_ipv6(located):
-    reply = ask(located, "near.steer.example", ("::", 0))
+    reply = ask(located, "near.steer.example", ecs=("::", 0))
     assert reply.rcode() == dns.rcode.NOERROR
     option = ecs_of(reply)
     assert option is not None
@@ -418,7 +400,7 @@ def test_source_prefix_zero_ipv6(located):
     ],
 )
 def test_malformed_ecs_gets_formerr(located, option):
-    reply = ask(located, "geo.steer.example", option)
+    reply = ask(located, "geo.steer.example", ecs=option)
     assert reply.rcode() == dns.rcode.FORMERR
     assert not reply.answer
 
@@ -426,7 +408,7 @@ def test_malformed_ecs_gets_formerr(located, option):
 def test_two_ecs_options_get_formerr(located):
     options = [dns.edns.ECSOption("10.1.2.0", 24), dns.edns.ECSOption("10.2.3.0", 24)]
     query = dns.message.make_query("geo.steer.example", "A", use_edns=0, options=options)
-    reply = dns.query.udp(query, located.host, port=located.port, timeout=TIMEOUT)
+    reply = send(located, query)
     assert reply.rcode() == dns.rcode.FORMERR
 
 
@@ -435,7 +417,7 @@ def test_ipv4_mapped_ecs_scope_is_in_the_options_family(located):
     locations block), so the scope it returns must count IPv6 bits: 96 + 16 = 112, not 16
     (a family-2 scope of 16 would make a resolver reuse the answer for all of ::/16)."""
     mapped = dns.ipv6.inet_aton("::ffff:10.1.2.0")[:15]
-    reply = ask(located, "geo.steer.example", raw_ecs(2, 120, 0, mapped))
+    reply = ask(located, "geo.steer.example", ecs=raw_ecs(2, 120, 0, mapped))
     assert reply.rcode() == dns.rcode.NOERROR
     option = ecs_of(reply)
     assert option is not None and option.family == 2 and option.srclen == 120
@@ -445,7 +427,7 @@ def test_ipv4_mapped_ecs_scope_is_in_the_options_family(located):
 
 def test_well_formed_raw_option_is_accepted(located):
     """The raw builder itself is right: a correct 10.2.3.0/24 gets the Europe answer."""
-    reply = ask(located, "geo.steer.example", raw_ecs(1, 24, 0, bytes([10, 2, 3])))
+    reply = ask(located, "geo.steer.example", ecs=raw_ecs(1, 24, 0, bytes([10, 2, 3])))
     assert reply.rcode() == dns.rcode.NOERROR
     assert addresses(reply) == [EUROPE]
 
@@ -465,13 +447,13 @@ def test_ecs_off_in_config_ignores_the_option(start_server, tmp_path):
         "--config", cfg, "--zones", str(ZONES), "--listen", "127.0.0.1:0", "--no-http"
     )
     for ecs in [("10.1.2.0", 24), ("10.2.3.0", 24)]:
-        reply = ask(server, "geo.steer.example", ecs)
+        reply = ask(server, "geo.steer.example", ecs=ecs)
         assert reply.rcode() == dns.rcode.NOERROR
         assert addresses(reply) == [GEO_DEFAULT]  # routed by 127.0.0.1, not the subnet
         assert ecs_of(reply) is None
         assert reply.edns == 0  # EDNS itself still answered
     # Nor is a malformed option looked at.
-    reply = ask(server, "geo.steer.example", raw_ecs(3, 24, 0, bytes([10, 1, 2])))
+    reply = ask(server, "geo.steer.example", ecs=raw_ecs(3, 24, 0, bytes([10, 1, 2])))
     assert reply.rcode() == dns.rcode.NOERROR
     assert ecs_of(reply) is None
 
@@ -535,12 +517,19 @@ def test_weighted_70_30(located):
     assert set(answers) == {WWW_US, WWW_EU}
     share = 100 * answers[WWW_US] / count
     assert 66 <= share <= 74, f"192.0.2.10 got {share:.1f}% (weight 70 of 100): {answers}"
+    # Each reply holds exactly one of the two record sets, with the zone's TTL.
+    choices = [rrset("www.steer.example.", 60, "A", address) for address in (WWW_US, WWW_EU)]
+    for _ in range(10):
+        reply = ask(located, "www.steer.example")
+        assert_rcode(reply, dns.rcode.NOERROR)
+        assert len(reply.answer) == 1
+        assert_any_rrset_in_answer(reply, choices)
 
 
 def test_multivalue_distinct_up_to_eight_all_present(located):
     orders = set()
     for _ in range(20):
-        reply = ask(located, "pool.steer.example", ("10.1.2.0", 24))
+        reply = ask(located, "pool.steer.example", ecs=("10.1.2.0", 24))
         assert reply.rcode() == dns.rcode.NOERROR
         found = addresses(reply)
         assert len(found) <= 8

@@ -7,7 +7,6 @@ dig sends a COOKIE option by default, which sends a query down the general route
 from __future__ import annotations
 
 import re
-import socket
 import struct
 import subprocess
 from collections.abc import Iterator
@@ -16,8 +15,8 @@ import dns.edns
 import dns.message
 import pytest
 
-from tests.conftest import ZONES
-from tests.serverproc import ServerProcess, wait_for
+from tests.dnshelp import answered, wait_until
+from tests.serverproc import ZONES, ServerProcess
 
 pytestmark = pytest.mark.timeout(90)
 
@@ -55,15 +54,6 @@ def dig(server: ServerProcess, *args: str) -> str:
     return subprocess.run(command, capture_output=True, text=True, timeout=10, check=True).stdout
 
 
-def exchange(server: ServerProcess, wire: bytes) -> bytes:
-    with socket.socket(socket.AF_INET, socket.SOCK_DGRAM) as sock:
-        sock.settimeout(3)
-        sock.sendto(wire, (server.host, server.port))
-        reply = sock.recv(65535)
-    assert reply[:2] == wire[:2]
-    return reply
-
-
 def raw_query(labels: list[bytes], qtype: int = 1, general: bool = False, ident: int = 77) -> bytes:
     name = b"".join(bytes([len(label)]) + label for label in labels) + b"\x00"
     option = COOKIE if general else b""
@@ -99,7 +89,7 @@ def test_dig_type97_then_https_still_gets_https(server, cookie, other, wanted):
     ],
 )
 def test_names_with_any_octets_are_answered_on_both_routes(server, general, labels, rcode, address):
-    reply = exchange(server, raw_query(labels, general=general))
+    reply = answered(server, raw_query(labels, general=general))
     assert reply[3] & 0xF == rcode
     message = dns.message.from_wire(reply)
     assert message.question[0].name.labels[:-1] == tuple(labels)
@@ -120,7 +110,7 @@ def test_dig_with_an_escaped_octet_gets_the_wildcard(server):
 def test_other_opcodes_get_notimp_with_query_flags_clear(server, opcode):
     flags = opcode << 11 | 0x0100 | 0x0020 | 0x0010  # RD, AD, CD
     wire = struct.pack("!6H", 31, flags, 1, 0, 0, 0) + b"\x07example\x03com\x00\x00\x06\x00\x01"
-    out = struct.unpack_from("!H", exchange(server, wire), 2)[0]
+    out = struct.unpack_from("!H", answered(server, wire), 2)[0]
     assert (out >> 11) & 0xF == opcode and out & 0xF == NOTIMP
     assert out & 0x05B0 == 0, f"flags {out:#06x}: AA, RD, RA, AD or CD set"
 
@@ -134,7 +124,7 @@ def test_record_lying_about_its_length_is_formerr_without_traceback(server):
     opt_rr = b"\x00" + struct.pack("!HHIH", 41, 1232, 0, 0)
     wire = struct.pack("!6H", 8, 0x0100, 1, 1, 0, 1) + question + a_record + opt_rr
     for _ in range(20):
-        assert exchange(server, wire)[3] & 0xF == FORMERR
+        assert answered(server, wire)[3] & 0xF == FORMERR
     assert "status: NOERROR" in dig(server, "www.example.com", "A")
     assert "Traceback" not in server.log()
     assert "internal error" not in server.log()
@@ -144,7 +134,7 @@ def test_record_lying_about_its_length_is_formerr_without_traceback(server):
 
 
 def query_lines(server: ServerProcess, count: int) -> list[str]:
-    return wait_for(
+    return wait_until(
         lambda: (found := QUERY_LINE.findall(server.log())) and len(found) >= count and found,
         f"{count} query lines",
     )
@@ -154,7 +144,7 @@ def test_query_log_cannot_be_forged_by_a_label(logging_server):
     before = len(QUERY_LINE.findall(logging_server.log()))
     forged = b"x\ninfo policydns.query query client=6.6.6.6 name=evil"  # 51 octets
     for general in (False, True):
-        exchange(logging_server, raw_query([forged, b"a.b", b"example", b"com"], general=general))
+        answered(logging_server, raw_query([forged, b"a.b", b"example", b"com"], general=general))
     lines = query_lines(logging_server, before + 2)[before:]
     assert len(lines) == 2
     assert all("client=6.6.6.6" not in line.split(" name=")[0] for line in lines)
@@ -172,10 +162,10 @@ def test_query_log_shows_the_type_number_and_the_scope_sent(logging_server):
     )
     scopes = []
     for _ in range(3):  # the second and third come from the cache
-        reply = dns.message.from_wire(exchange(logging_server, query.to_wire()))
+        reply = dns.message.from_wire(answered(logging_server, query.to_wire()))
         (option,) = [o for o in reply.options if o.otype == 8]
         scopes.append(option.scopelen)
-    exchange(logging_server, raw_query([b"www", b"example", b"com"], qtype=65280))
+    answered(logging_server, raw_query([b"www", b"example", b"com"], qtype=65280))
     lines = query_lines(logging_server, before + 4)[before:]
     assert scopes[0] > 0
     assert [int(line.split(" scope=")[1].split(" ")[0]) for line in lines[:3]] == scopes

@@ -16,8 +16,8 @@ from collections.abc import Iterator
 import dns.message
 import pytest
 
-from tests.conftest import ZONES
-from tests.serverproc import ServerProcess
+from tests.dnshelp import addresses, query_wire, udp_raw
+from tests.serverproc import ZONES, ServerProcess
 
 pytestmark = pytest.mark.timeout(60)
 
@@ -40,20 +40,17 @@ def server(tmp_path_factory: pytest.TempPathFactory) -> Iterator[ServerProcess]:
     proc.stop()
 
 
-def wire(name: str, ident: int = 777) -> bytes:
-    query = dns.message.make_query(name, "A", use_edns=0)
-    query.id = ident
-    return query.to_wire()
+def wire(name: str) -> bytes:
+    return query_wire(name, "A", ident=777, use_edns=0)
 
 
 def ask_from(server: ServerProcess, source: str, data: bytes) -> list[str]:
-    with socket.socket(socket.AF_INET, socket.SOCK_DGRAM) as sock:
-        sock.bind((source, 0))
-        sock.settimeout(3)
-        sock.sendto(data, (server.host, server.port))
-        reply = dns.message.from_wire(sock.recv(4096))
+    """The same bytes from another loopback source address; the answer's addresses."""
+    raw = udp_raw(server, data, source=source)
+    assert raw is not None, f"no reply to {source}"
+    reply = dns.message.from_wire(raw)
     assert reply.id == struct.unpack_from("!H", data)[0]
-    return sorted(rr.address for rrset in reply.answer for rr in rrset)
+    return sorted(addresses(reply))
 
 
 def test_same_bytes_from_different_sources_get_their_own_answers(server: ServerProcess):

@@ -26,9 +26,9 @@ import dns.rcode
 import dns.rrset
 import pytest
 
-from tests.serverproc import REPO
+from tests.dnshelp import ask, frame
+from tests.serverproc import ZONES
 
-ZONES = REPO / "zones"
 SEED = 20261127
 
 FORMERR = int(dns.rcode.FORMERR)
@@ -42,7 +42,7 @@ BADVERS = int(dns.rcode.BADVERS)
 A, NS, MX, TXT, AAAA, SRV, OPT, ANY = 1, 2, 15, 16, 28, 33, 41, 255
 IN, CH = 1, 3
 
-# Questions for names in zones/: (name, type, class).
+# Questions for names in the fixture zones: (name, type, class).
 QUESTIONS = [
     ("www.example.com", "A", "IN"),
     ("www.example.com", "AAAA", "IN"),
@@ -107,7 +107,7 @@ WWW_Q = question(name_wire("www.example.com"))
 
 
 def valid_queries(rng: random.Random) -> list[bytes]:
-    """Well-formed queries (dnspython) for names in zones/, with and without EDNS options."""
+    """Well-formed queries (dnspython) for fixture zone names, with and without EDNS options."""
     out = []
     for name, rdtype, rdclass in QUESTIONS:
         variants = [
@@ -532,7 +532,7 @@ def packets(kind: str) -> list[Packet]:
 
 @pytest.fixture
 def fuzz_server(start_server):
-    """A fresh server on zones/, so a crash here does not take other tests down."""
+    """A fresh server on the fixture zones, so a crash here does not take other tests down."""
     return start_server("--zones", str(ZONES), "--listen", "127.0.0.1:0", "--no-http")
 
 
@@ -624,9 +624,8 @@ def assert_www(reply: dns.message.Message) -> None:
 def assert_alive(server) -> None:
     """The process runs and answers www.example.com A over UDP and TCP."""
     assert server.proc.poll() is None, f"server exited with {server.proc.returncode}"
-    query = dns.message.make_query("www.example.com", "A")
-    assert_www(dns.query.udp(query, server.host, port=server.port, timeout=3))
-    assert_www(dns.query.tcp(query, server.host, port=server.port, timeout=3))
+    assert_www(ask(server, "www.example.com", "A", "udp"))
+    assert_www(ask(server, "www.example.com", "A", "tcp"))
 
 
 def traceback_in_log(server) -> list[str]:
@@ -696,10 +695,6 @@ def test_hostile_udp(fuzz_server, kind):
 
 
 # --- TCP ---------------------------------------------------------------------------------
-
-
-def frame(wire: bytes) -> bytes:
-    return struct.pack("!H", len(wire)) + wire
 
 
 def read_frames(buffer: bytearray) -> list[bytes]:

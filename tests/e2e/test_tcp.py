@@ -12,24 +12,12 @@ import dns.message
 import dns.query
 import dns.rcode
 import dns.rdatatype
-import pytest
 import yaml
 
-from tests.serverproc import REPO
+from tests.dnshelp import frame, make_query, send, wait_until
+from tests.serverproc import ZONES
 
-ZONES = REPO / "zones"
 WWW = {"192.0.2.10", "192.0.2.11"}
-
-
-def frame(wire: bytes) -> bytes:
-    """The two-byte length prefix and the message."""
-    return struct.pack("!H", len(wire)) + wire
-
-
-def make_query(name: str, rdtype: str = "A", ident: int = 0) -> dns.message.Message:
-    query = dns.message.make_query(name, rdtype)
-    query.id = ident
-    return query
 
 
 def recv_exactly(sock: socket.socket, count: int, deadline: float) -> bytes | None:
@@ -94,13 +82,22 @@ def assert_www(reply: dns.message.Message | None, ident: int | None = None) -> N
 def assert_udp_answers(server, count: int = 1) -> None:
     for i in range(count):
         query = make_query("www.example.com", ident=4000 + i)
-        assert_www(dns.query.udp(query, server.host, port=server.port, timeout=2), 4000 + i)
+        assert_www(send(server, query, timeout=2), 4000 + i)
 
 
 def assert_tcp_answers(server) -> None:
     with connect(server) as sock:
         sock.sendall(frame(make_query("www.example.com", ident=777).to_wire()))
         assert_www(read_reply(sock), 777)
+
+
+def tcp_answers(server) -> bool:
+    """Whether a fresh TCP connection gets the www answer now (for polling)."""
+    try:
+        assert_tcp_answers(server)
+    except (AssertionError, ConnectionError, TimeoutError):
+        return False
+    return True
 
 
 def start_with_tcp(start_server, tmp_path: Path, settings: str):
@@ -130,7 +127,7 @@ def test_pipelined_queries_in_one_write_are_all_answered(server):
     queries = {}
     for i in range(20):
         name, rdtype, rcode = QUESTIONS[i % len(QUESTIONS)]
-        queries[1000 + i] = (make_query(name, rdtype, 1000 + i), rcode)
+        queries[1000 + i] = (make_query(name, rdtype, ident=1000 + i), rcode)
     with connect(server) as sock:
         sock.sendall(b"".join(frame(q.to_wire()) for q, _ in queries.values()))
         replies = [read_reply(sock) for _ in queries]
@@ -239,15 +236,8 @@ def test_connection_cap(start_server, tmp_path):
     finally:
         for sock in held:
             sock.close()
-    deadline = time.monotonic() + 5
-    while True:  # the server notices the closes asynchronously
-        try:
-            assert_tcp_answers(srv)
-            break
-        except (AssertionError, ConnectionError, TimeoutError):
-            if time.monotonic() > deadline:
-                raise
-            time.sleep(0.1)
+    # The server notices the closes asynchronously.
+    wait_until(lambda: tcp_answers(srv), "TCP service after the cap", timeout=5, interval=0.1)
 
 
 def test_large_txt_reply_comes_complete(server):
@@ -256,7 +246,7 @@ def test_large_txt_reply_comes_complete(server):
     expected = zone["records"]["long"][0]["value"]
     assert len(expected) > 255
     with connect(server) as sock:
-        sock.sendall(frame(make_query("long.example.net", "TXT", 61).to_wire()))
+        sock.sendall(frame(make_query("long.example.net", "TXT", ident=61).to_wire()))
         reply = read_reply(sock)
     assert reply is not None and reply.id == 61
     assert reply.rcode() == dns.rcode.NOERROR
@@ -282,7 +272,7 @@ def test_stalled_half_message_does_not_delay_udp(server):
 def test_non_reading_client_does_not_hold_a_slot(start_server, tmp_path):
     """A client that pipelines queries but never reads replies does not keep others out forever."""
     srv = start_with_tcp(start_server, tmp_path, "{idle_timeout: 1, max_connections: 1}")
-    burst = frame(make_query("long.example.net", "TXT", 81).to_wire()) * 200
+    burst = frame(make_query("long.example.net", "TXT", ident=81).to_wire()) * 200
     hog = socket.socket()
     hog.setsockopt(socket.SOL_SOCKET, socket.SO_RCVBUF, 4096)
     hog.connect((srv.host, srv.port))
@@ -303,14 +293,11 @@ def test_non_reading_client_does_not_hold_a_slot(start_server, tmp_path):
             except (ConnectionResetError, BrokenPipeError):
                 break
         # Others must get TCP service again within a few idle timeouts.
-        deadline = time.monotonic() + 6
-        while True:
-            try:
-                assert_tcp_answers(srv)
-                break
-            except (AssertionError, ConnectionError, TimeoutError):
-                if time.monotonic() > deadline:
-                    pytest.fail("a client that never reads holds the only TCP slot indefinitely")
-                time.sleep(0.2)
+        wait_until(
+            lambda: tcp_answers(srv),
+            "TCP service while a client that never reads holds the only slot",
+            timeout=6,
+            interval=0.2,
+        )
     finally:
         hog.close()

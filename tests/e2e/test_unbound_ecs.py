@@ -22,8 +22,8 @@ import dns.query
 import dns.rcode
 import pytest
 
-from tests.conftest import ZONES
-from tests.serverproc import ServerProcess, free_port
+from tests.dnshelp import addresses, ask, free_port
+from tests.serverproc import ZONES, ServerProcess
 
 pytestmark = pytest.mark.timeout(60)
 
@@ -69,16 +69,6 @@ remote-control:
 """
 
 
-def ask(port: int, name: str, ecs: tuple[str, int] | None, timeout: float = 3.0):
-    options = [dns.edns.ECSOption(*ecs)] if ecs else []
-    query = dns.message.make_query(name, "A", use_edns=0, options=options)
-    return dns.query.udp(query, "127.0.0.1", port=port, timeout=timeout)
-
-
-def addresses(reply: dns.message.Message) -> list[str]:
-    return [rdata.address for rrset in reply.answer for rdata in rrset]
-
-
 def scope_of(reply: dns.message.Message) -> int | None:
     found = [o for o in reply.options if o.otype == dns.edns.OptionType.ECS]
     return found[0].scopelen if found else None  # type: ignore[attr-defined]
@@ -90,6 +80,7 @@ class Unbound:
     def __init__(self, binary: str, workdir: Path, upstream: int) -> None:
         self.binary = binary
         self.dir = workdir
+        self.host = "127.0.0.1"
         self.port = free_port()
         self.conf = workdir / "unbound.conf"
         self.conf.write_text(
@@ -125,7 +116,7 @@ class Unbound:
             try:
                 # Any reply means it is serving; the SOA is cached with scope 0, which does
                 # not touch the geo answers below.
-                ask(self.port, "steer.example", None, timeout=0.2)
+                ask(self, "steer.example", use_edns=0, timeout=0.2)
                 return
             except (dns.exception.Timeout, OSError):
                 continue
@@ -172,8 +163,8 @@ def unbound(unbound_binary: str, authoritative: ServerProcess, tmp_path: Path) -
 
 
 def test_unbound_forwards_client_subnet_and_caches_per_subnet(unbound, authoritative):
-    west = ask(unbound.port, "geo.steer.example", ("10.1.2.0", 24))
-    east = ask(unbound.port, "geo.steer.example", ("10.2.3.0", 24))
+    west = ask(unbound, "geo.steer.example", ecs=("10.1.2.0", 24))
+    east = ask(unbound, "geo.steer.example", ecs=("10.2.3.0", 24))
     context = unbound.logs() + "\npolicydns log:\n" + authoritative.log()
     assert west.rcode() == dns.rcode.NOERROR, context
     assert east.rcode() == dns.rcode.NOERROR, context
@@ -192,13 +183,13 @@ def test_unbound_forwards_client_subnet_and_caches_per_subnet(unbound, authorita
         (("10.2.3.0", 24), EUROPE),
         (("10.2.200.0", 24), EUROPE),
     ]:
-        again = ask(unbound.port, "geo.steer.example", ecs)
+        again = ask(unbound, "geo.steer.example", ecs=ecs)
         assert again.rcode() == dns.rcode.NOERROR, (ecs, again)
         assert addresses(again) == [expected], (ecs, again)
     # Control: a subnet outside both cached scopes needs the (stopped) server, so unbound
     # has no answer for it: a timeout or SERVFAIL, never an address.
     try:
-        other = ask(unbound.port, "geo.steer.example", ("10.5.0.0", 24), timeout=1.0)
+        other = ask(unbound, "geo.steer.example", ecs=("10.5.0.0", 24), timeout=1.0)
     except dns.exception.Timeout:
         return
     assert other.rcode() == dns.rcode.SERVFAIL, other

@@ -5,6 +5,7 @@ from __future__ import annotations
 import re
 import signal
 import socket
+import statistics
 import threading
 import time
 import urllib.request
@@ -12,8 +13,9 @@ from http.server import BaseHTTPRequestHandler, ThreadingHTTPServer
 from pathlib import Path
 
 import dns.message
-import dns.query
 import pytest
+
+from tests.dnshelp import ask, wait_until
 
 ZONE = """
 zone: workers.test
@@ -28,18 +30,12 @@ records:
 """
 
 
-def http_port(server) -> int:
-    return int(re.search(r"http api on 127\.0\.0\.1:(\d+)", server.log()).group(1))
-
-
 def ask_many(server, name: str, count: int) -> list[str]:
     """One query from each of `count` fresh sockets: different source ports, so the
     kernel's SO_REUSEPORT hash spreads them over the workers."""
     answers = []
     for _ in range(count):
-        reply = dns.query.udp(
-            dns.message.make_query(name, "A"), server.host, port=server.port, timeout=2
-        )
+        reply = ask(server, name, timeout=2)
         answers.append(reply.answer[0][0].address if reply.answer else "")
     return answers
 
@@ -79,6 +75,27 @@ def metric_total(port: int) -> float:
     return sum(float(v) for v in re.findall(pattern, text, re.M))
 
 
+PRIMARY, SECONDARY = "192.0.2.10", "192.0.2.20"
+
+
+def flip_lag(server, old: str, new: str) -> float:
+    """Seconds from the first answer of `new` to the last answer of `old` after it (0 if
+    none): how long the processes disagree after a health flip."""
+    first_new = last_old = None
+    deadline = time.monotonic() + 5
+    while time.monotonic() < deadline:
+        for answer in ask_many(server, "api.workers.test", 10):
+            now = time.monotonic()
+            if answer == new and first_new is None:
+                first_new = now
+            elif answer == old and first_new is not None:
+                last_old = now
+        if first_new is not None and time.monotonic() - first_new > 0.3:
+            break
+    assert first_new is not None, f"the flip from {old} to {new} never happened"
+    return 0.0 if last_old is None else last_old - first_new
+
+
 def test_two_workers_share_the_work(backend, start_server, tmp_path: Path):
     """Health flips and reloads reach both processes; /metrics counts both; SIGTERM stops both."""
     handler, port = backend
@@ -100,34 +117,33 @@ def test_two_workers_share_the_work(backend, start_server, tmp_path: Path):
     assert set(ask_many(server, "www.workers.test", 40)) == {"192.0.2.1"}
     assert set(ask_many(server, "api.workers.test", 40)) == {"192.0.2.10"}
 
-    handler.status = 500
-    first_new = last_old = None
-    deadline = time.monotonic() + 5
-    while time.monotonic() < deadline:
-        for answer in ask_many(server, "api.workers.test", 10):
-            now = time.monotonic()
-            if answer == "192.0.2.20" and first_new is None:
-                first_new = now
-            elif answer == "192.0.2.10" and first_new is not None:
-                last_old = now
-        if first_new is not None and time.monotonic() - first_new > 0.3:
-            break
-    assert first_new is not None, "the failover never happened"
-    # Once one process answers the new way, every other does within 100 ms.
-    assert last_old is None or last_old - first_new < 0.1
+    # Once one process answers the new way, every other does within 100 ms: measured over
+    # three flips (down, up, down) and judged by the median, so one slow moment on a busy
+    # machine does not fail it while a process that lags every time still does.
+    lags = []
+    down, up = (500, PRIMARY, SECONDARY), (200, SECONDARY, PRIMARY)
+    for status, old, new in [down, up, down]:
+        handler.status = status
+        lags.append(flip_lag(server, old, new))
+    assert statistics.median(lags) < 0.1, lags
 
     (zones / "w.yaml").write_text(ZONE.format(port=port).replace("192.0.2.1]", "192.0.2.2]"))
     server.signal(signal.SIGHUP)
-    deadline = time.monotonic() + 10
-    while set(ask_many(server, "www.workers.test", 20)) != {"192.0.2.2"}:
-        assert time.monotonic() < deadline, "reload did not reach every worker"
+    wait_until(
+        lambda: set(ask_many(server, "www.workers.test", 20)),
+        "the reload to reach every worker",
+        holds=lambda seen: seen == {"192.0.2.2"},
+    )
     assert set(ask_many(server, "www.workers.test", 40)) == {"192.0.2.2"}
 
     sent = 40 + 40 + 20 * 2 + 40  # a lower bound on what both processes answered
-    deadline = time.monotonic() + 5
-    while metric_total(http_port(server)) < sent:
-        assert time.monotonic() < deadline, "worker counters never reached /metrics"
-        time.sleep(0.1)
+    wait_until(
+        lambda: metric_total(server.http_port()),
+        "the worker counters to reach /metrics",
+        timeout=5,
+        holds=lambda total: total >= sent,
+        interval=0.1,
+    )
 
     assert server.stop() == 0
     for pid in pids:

@@ -29,9 +29,10 @@ import dns.rdatatype
 import dns.rrset
 import pytest
 
+from tests.dnshelp import free_port
 from tests.oracle import zonegen
 from tests.oracle.querygen import CLIENT_SUBNETS, Client, Query, questions
-from tests.serverproc import ServerProcess, free_port
+from tests.serverproc import ServerProcess
 
 KNOTD = shutil.which("knotd") or ("/usr/sbin/knotd" if os.path.exists("/usr/sbin/knotd") else None)
 SEED = int(os.environ.get("POLICYDNS_ORACLE_SEED", "20261201"))

@@ -20,8 +20,9 @@ from hypothesis import strategies as st
 
 # --- names ---------------------------------------------------------------------------------
 
-# Owner names of the zones the properties load (zones/ and world.PROP_ZONE), some of them
-# the names whose answers are CNAME chains, wildcards, delegations and empty non-terminals.
+# Owner names of the zones the properties load (tests/fixtures/zones and world.PROP_ZONE),
+# some of them the names whose answers are CNAME chains, wildcards, delegations and empty
+# non-terminals.
 ZONE_NAMES = [
     "example.com",
     "www.example.com",

@@ -27,8 +27,9 @@ from hypothesis import strategies as st
 
 from resolver.errors import LoadFailed
 from resolver.zones.check import known_regions, load_zone_set
+from tests.dnshelp import settled
 from tests.property import strategies as gen
-from tests.property.world import SCALE, error_log, make_handler, settled
+from tests.property.world import SCALE, error_log, make_handler
 
 ORIGIN = "gen.test"
 TYPES = [

@@ -7,7 +7,7 @@
    (Handler._general) give identical bytes for the same query.
 3. Asking any question never changes the answer to another.
 
-All run in-process against the real Handler over the zones in zones/ plus world.PROP_ZONE.
+All run in-process against the real Handler over tests/fixtures/zones plus world.PROP_ZONE.
 """
 
 from __future__ import annotations

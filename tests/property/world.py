@@ -1,8 +1,9 @@
 """The zones and handlers the properties run against, loaded the way the server loads them.
 
-zones/ (every example file) plus one generated zone, prop.test, with a record set of every
-supported type, a weighted group and a multivalue group. Handlers are built fresh per use
-so that caches and memos never carry over between what a property compares.
+tests/fixtures/zones (copies of the examples) plus one generated zone, prop.test, with a
+record set of every supported type, a weighted group and a multivalue group. Handlers are
+built fresh per use so that caches and memos never carry over between what a property
+compares.
 """
 
 from __future__ import annotations
@@ -10,7 +11,6 @@ from __future__ import annotations
 import logging
 import os
 import random
-import time
 from collections.abc import Iterator
 from contextlib import contextmanager
 from pathlib import Path
@@ -22,9 +22,9 @@ from resolver.query.location import Locator
 from resolver.query.reuse import AnswerCache
 from resolver.zones.check import known_regions, load_zone_set
 from resolver.zones.model import ZoneSet
+from tests.dnshelp import write_settled
+from tests.serverproc import ZONES
 
-REPO = Path(__file__).resolve().parents[2]
-ZONES = REPO / "zones"
 SCALE = float(os.environ.get("PROPERTY_SCALE", "1"))
 
 PROP_ZONE = """\
@@ -81,18 +81,9 @@ RANDOM_NAMES = {
 }
 
 
-def settled(path: Path) -> None:
-    """Date a just-written zone file a minute back: the loader waits for files that were
-    modified within the last moment to hold still, which no generated file needs."""
-    past = time.time() - 60
-    os.utime(path, (past, past))
-
-
 def load(zone_dir: Path) -> ZoneSet:
-    """zones/ plus prop.test, through the server's own loader and checks."""
-    path = zone_dir / "prop.test.yaml"
-    path.write_text(PROP_ZONE)
-    settled(path)
+    """The fixture zones plus prop.test, through the server's own loader and checks."""
+    write_settled(zone_dir / "prop.test.yaml", PROP_ZONE)
     return load_zone_set([str(ZONES), str(zone_dir)], regions=known_regions())
 
 
@@ -103,7 +94,7 @@ class World:
         self.zone_set = zone_set
 
     def __repr__(self) -> str:
-        return "World(zones/ + prop.test)"
+        return "World(fixture zones + prop.test)"
 
     def handler(self, seed: int = 1) -> Handler:
         return make_handler(self.zone_set, seed)

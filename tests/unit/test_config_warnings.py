@@ -19,7 +19,8 @@ import pytest
 
 from resolver.config import NOT_IMPLEMENTED, load_config
 from resolver.errors import LoadFailed
-from tests.serverproc import REPO, wait_for
+from tests.dnshelp import wait_until
+from tests.serverproc import REPO
 
 # One setting per NOT_IMPLEMENTED key, written as SPEC section 3 writes it.
 EXAMPLES = {
@@ -179,5 +180,5 @@ def test_serve_logs_one_warning_line_per_key_at_startup(start_server, tmp_path: 
     assert keys == ["allow_recursion", "cache.max_ttl"]
 
     srv.signal(signal.SIGHUP)  # a reload reads the config again, and warns again
-    wait_for(lambda: "reloaded w.test" in srv.log(), "the reload")
+    wait_until(lambda: "reloaded w.test" in srv.log(), "the reload")
     assert srv.log().count("not implemented yet") == 4, srv.log()
