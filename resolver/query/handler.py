@@ -132,7 +132,6 @@ class Handler:
         if reusable.until and cache.max_entries and not self.log_queries:
             # The same bytes asked again get the same reply (or, for a random choice, a
             # draw with the same odds) until the answer expires or health changes.
-            unscoped = ecs.reply_option(subnet, 0)
             cache.remember(
                 tcp,
                 data[2:],
@@ -140,7 +139,7 @@ class Handler:
                 sent,
                 self.facts,
                 reusable,
-                lambda body: fastpath.finish_query(q, unscoped, limit, body),
+                lambda body: fastpath.finish_query(q, ecs.reply_option(subnet, 0), limit, body),
             )
         return sent
 

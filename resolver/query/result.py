@@ -43,7 +43,7 @@ class Result:
     trace: list[dict] | None = None
     # Which record sets each policy chose, in order: with the question, this determines
     # the answer's records exactly (the cache keys encoded replies by it).
-    choices: list[tuple] = field(default_factory=list)
+    choices: list[tuple[Name, int, tuple[int, ...]]] = field(default_factory=list)
     # A policy other than simple took part: the answer can differ between queries.
     dynamic: bool = False
     # A policy that chooses at random took part: no two queries may share a decision.

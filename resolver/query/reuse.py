@@ -228,9 +228,6 @@ class AnswerCache:
                 keys.discard(key)
 
 
-_UNSEEN = object()  # a source not in the table (None there: not an address)
-
-
 @dataclass(frozen=True, slots=True)
 class Finished:
     """A finished reply the same query bytes get again while the clock is below `until`."""
@@ -371,12 +368,13 @@ class Reuse:
 
     def source(self, source: str) -> IPAddress | None:
         """The packet source as an address, parsed once per source (resolvers repeat)."""
-        address = self._sources.get(source, _UNSEEN)
-        if address is _UNSEEN:
+        try:
+            return self._sources[source]
+        except KeyError:
             address = source_address(source)
             if self._table_room():
                 self._sources[source] = address
-        return address  # type: ignore[return-value]
+            return address
 
     def client_bits(self, source: str, subnet: ecs.ClientSubnet | None) -> ClientBits | None:
         """The client's network as `AnswerCache.put_client` keys it; None: no address."""
