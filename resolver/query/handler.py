@@ -87,23 +87,19 @@ class Handler:
             draw = known.draw  # a random choice: draw one of its finished replies
             sent = data[:2] + (known.tail if draw is None else pick(draw, self.rng))
             cache.hits += 1
-            return self._after_answer(known.facts, sent, source, tcp, start)
-        # Stages 2 to 4, parse, answer, finish: by the fast route when it can.
-        facts = self.facts = Facts()
-        try:
-            query = fastpath.parse_query(data)
-            plain = self._plain(data, query, source, tcp) if query is not None else None
-            sent = plain if plain is not None else self._general(data, source, tcp)
-        except Exception:
-            self._errors.report(source)
-            ident, flags = struct.unpack_from("!HH", data)
-            sent = reply.header_only(ident, flags, SERVFAIL)
-        return self._after_answer(facts, sent, source, tcp, start)
-
-    def _after_answer(
-        self, facts: Facts, sent: bytes, source: str, tcp: bool, start: float
-    ) -> bytes | None:
-        """Stage 5: every module after the answer, in order; one may drop the reply."""
+            facts = known.facts
+        else:
+            # Stages 2 to 4, parse, answer, finish: by the fast route when it can.
+            facts = self.facts = Facts()
+            try:
+                query = fastpath.parse_query(data)
+                plain = self._plain(data, query, source, tcp) if query is not None else None
+                sent = plain if plain is not None else self._general(data, source, tcp)
+            except Exception:
+                self._errors.report(source)
+                ident, flags = struct.unpack_from("!HH", data)
+                sent = reply.header_only(ident, flags, SERVFAIL)
+        # Stage 5, after the answer: every module in order; one may drop the reply.
         try:
             for module in self.after_answer:
                 out = module.after(facts, sent, source, tcp, start)

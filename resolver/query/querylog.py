@@ -39,11 +39,6 @@ def qname_text(facts: Facts) -> str:
     return names.escaped(fastpath.labels(facts.question))
 
 
-def labels_of(facts: Facts, reply: bytes) -> Labels:
-    """The metric labels of one reply: its type, its rcode's mnemonic, its policy."""
-    return (facts.qtype, str(RCODE.get(reply[3] & 0xF)), facts.policy)
-
-
 class Observer(Protocol):
     """Where each answered query's labels and time go (resolver.metrics.Metrics)."""
 
@@ -60,8 +55,9 @@ class Statistics:
     def after(self, facts: Facts, reply: bytes, source: str, tcp: bool, start: float) -> bytes:
         seconds = time.perf_counter() - start
         labels = facts.labels
-        if labels is None:
-            labels = labels_of(facts, reply)
+        if labels is None:  # kept: a replayed reply carries these facts again
+            labels = (facts.qtype, str(RCODE.get(reply[3] & 0xF)), facts.policy)
+            facts.labels = labels
         if self.metrics is not None:
             self.metrics.observe(labels, seconds)
         if self.log_queries:

@@ -22,8 +22,8 @@ a draw counts) and table entries. The memo takes at most half of it and the tabl
 quarter; each starts again empty when full (cheaper than LRU bookkeeping on every hit,
 and each is one cache lookup or one parse away), and the cache evicts its least recently
 used entries to keep the sum within the bound (DNS popularity is skewed: LRU keeps the
-names that are asked for). Nothing outlives the smallest TTL in it; `zones_swapped`
-drops everything, `checks_changed` everything that consulted a check that changed.
+names that are asked for). No answer outlives the smallest TTL in it; `zones_swapped`
+drops every answer, `checks_changed` every one that consulted a check that changed.
 """
 
 from __future__ import annotations
@@ -228,7 +228,7 @@ class AnswerCache:
                 keys.discard(key)
 
 
-@dataclass(frozen=True, slots=True)
+@dataclass(slots=True)
 class Finished:
     """A finished reply the same query bytes get again while the clock is below `until`."""
 
@@ -278,6 +278,11 @@ class Reuse:
     @max_entries.setter
     def max_entries(self, value: int) -> None:
         self.answers.max_entries = value
+        if self.tables_size > value // 4:
+            self._forget_tables()
+        if self.memo_size > max(1, value // 2) or not value:
+            self._forget_replies()
+        self._count()
 
     def __len__(self) -> int:
         """Everything held, against `max_entries`."""
@@ -286,14 +291,10 @@ class Reuse:
     # --- invalidation ------------------------------------------------------------------
 
     def zones_swapped(self) -> None:
-        """New zone data: everything held came from the old data."""
+        """New zone data: every answer held came from the old data. The tables stay: a
+        parsed option or address depends on no zone."""
         self.answers.clear()
         self._forget_replies()
-        self._subnets.clear()
-        self._sources.clear()
-        self._bits.clear()
-        self.tables_size = 0
-        self._count()
 
     def checks_changed(self, check_ids: Iterable[str]) -> None:
         """Health checks changed state: nothing that consulted them may be served again.
@@ -309,6 +310,12 @@ class Reuse:
         self._replies.clear()
         self.memo_size = 0
         self._count()
+
+    def _forget_tables(self) -> None:
+        self._subnets.clear()
+        self._sources.clear()
+        self._bits.clear()
+        self.tables_size = 0
 
     def _count(self) -> None:
         self.answers.others = self.memo_size + self.tables_size
@@ -349,10 +356,12 @@ class Reuse:
 
     def _memo_room(self, count: int) -> bool:
         """Count `count` more memo replies, unless the memo would pass its half."""
-        if self.memo_size + count > max(1, self.max_entries // 2):
+        answers = self.answers
+        if self.memo_size + count > max(1, answers.max_entries // 2):
             return False
         self.memo_size += count
-        self._count()
+        answers.others += count
+        answers.evict()
         return True
 
     # --- the per-query tables -------------------------------------------------------------
@@ -394,10 +403,7 @@ class Reuse:
         if not share:
             return False
         if self.tables_size >= share:
-            self._subnets.clear()
-            self._sources.clear()
-            self._bits.clear()
-            self.tables_size = 0
+            self._forget_tables()
         self.tables_size += 1
         self._count()
         return True

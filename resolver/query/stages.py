@@ -46,7 +46,7 @@ class Facts:
     policy: str = "none"
     scope: int = 0  # the ECS scope sent in the reply
     subnet: ClientSubnet | None = None
-    labels: Labels | None = None  # the metric labels, once known (a replayed reply's)
+    labels: Labels | None = None  # the metric labels, once statistics has worked them out
 
 
 class AfterAnswer(Protocol):

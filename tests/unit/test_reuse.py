@@ -153,7 +153,7 @@ def test_a_zone_swap_is_never_answered_from_old_data(world, cookie):
     for _ in range(3):  # answered, then replayed
         assert addresses(h.handle(ask, "10.1.2.3", False)) == {"192.0.2.1"}
     h.swap(Resolver(zone_set(tmp, "192.0.2.2")))
-    assert len(h.cache) == 0
+    assert len(h.cache.answers) == 0 and h.cache.memo_size == 0
     for _ in range(3):
         assert addresses(h.handle(ask, "10.1.2.3", False)) == {"192.0.2.2"}
 
@@ -228,3 +228,15 @@ def test_an_after_answer_module_replaces_a_reply_after_statistics(world, cookie)
     assert [r.id for r in replies] == [99] * 3
     assert metrics.labels == [("A", "NOERROR", "failover")] * 3
     assert addresses(h.handle(query("www.reuse.test", cookie=cookie), "10.1.2.3", False))
+
+
+def test_a_smaller_bound_applies_at_once(world):
+    """A reload that lowers cache.max_entries leaves no store above its new share."""
+    h = make(world, max_entries=400)
+    for i in range(120):
+        h.handle(query(f"n{i % 60}.reuse.test", f"10.1.{i}.0"), f"10.9.{i}.1", False)
+    assert h.cache.tables_size > 10 and h.cache.memo_size > 10
+    h.cache.max_entries = 10
+    assert len(h.cache) <= 10
+    memo, tables = held(h.cache)
+    assert (memo, tables) == (h.cache.memo_size, h.cache.tables_size)
