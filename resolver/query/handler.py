@@ -128,15 +128,15 @@ class Handler:
         if reusable.until and cache.max_entries and not self.log_queries:
             # The same bytes asked again get the same reply (or, for a random choice, a
             # draw with the same odds) until the answer expires or health changes.
-            cache.remember(
-                tcp,
-                data[2:],
-                source if reusable.per_client and subnet is None else None,
-                sent,
-                self.facts,
-                reusable,
-                lambda body: fastpath.finish_query(q, ecs.reply_option(subnet, 0), limit, body),
-            )
+            drawn = None
+            if reusable.draw is not None:
+                unscoped = ecs.reply_option(subnet, 0)
+                drawn = tuple(
+                    fastpath.finish_query(q, unscoped, limit, body) for body in reusable.draw[0]
+                )
+            per_source = reusable.per_client and subnet is None
+            by = source if per_source else None
+            cache.remember(tcp, data[2:], by, sent, self.facts, reusable, drawn)
         return sent
 
     def _general(self, data: bytes, source: str, tcp: bool) -> bytes:

@@ -331,24 +331,23 @@ class Reuse:
         reply: bytes,
         facts: Facts,
         reusable: Reusable,
-        finish: Callable[[bytes], bytes],
+        drawn: tuple[bytes, ...] | None,
     ) -> None:
-        """Keep `reply` for the query bytes after the ID (and the source, when given);
-        for a draw, every body it can give, each through `finish` to a reply."""
+        """Keep `reply` for the query bytes after the ID (and the source, when given); for
+        a draw, `drawn` holds every finished reply it can give, in the draw's order."""
         draw = reusable.draw
-        size = 1 if draw is None else len(draw[0])
+        size = 1 if drawn is None else len(drawn)
         if not self._memo_room(size):
             self._forget_replies()  # the answer cache still holds it all: refills fast
             if not self._memo_room(size):
                 return  # more replies than the memo's share of the bound
         interned = self._replies
-        tail = reply[2:]
-        memo = Finished(interned.setdefault(tail, tail), reusable.until, facts, None)
-        if draw is not None:
-            bodies, cumulative, total = draw
-            tails = (finish(body)[2:] for body in bodies)
-            replies = tuple(interned.setdefault(t, t) for t in tails)
-            memo = Finished(b"", reusable.until, facts, (replies, cumulative, total))
+        if drawn is None or draw is None:
+            tail = reply[2:]
+            memo = Finished(interned.setdefault(tail, tail), reusable.until, facts, None)
+        else:
+            replies = tuple(interned.setdefault(t[2:], t[2:]) for t in drawn)
+            memo = Finished(b"", reusable.until, facts, (replies, draw[1], draw[2]))
         if source is not None:
             self.by_source[tcp][(source, query)] = memo
         else:
