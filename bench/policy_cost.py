@@ -24,8 +24,9 @@ from dnslib import QTYPE, DNSLabel
 from healthcheck.view import AllHealthy
 from policies.base import Client
 from resolver.config import load_config
-from resolver.query.engine import QueryContext, Resolver
+from resolver.query.engine import Resolver
 from resolver.query.location import Locator
+from resolver.query.result import QueryContext
 from resolver.zones.check import known_regions, load_zone_set
 
 REPO = Path(__file__).resolve().parent.parent

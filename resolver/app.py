@@ -17,10 +17,11 @@ from resolver import __version__, http_api
 from resolver.config import Config
 from resolver.errors import LoadError, LoadFailed
 from resolver.metrics import Metrics
+from resolver.query.chaos import Chaos
 from resolver.query.engine import Resolver
-from resolver.query.handler import Chaos, Handler
+from resolver.query.handler import Handler
 from resolver.query.location import Locator
-from resolver.query.reuse import AnswerCache
+from resolver.query.reuse import Reuse
 from resolver.serve import heap, sdnotify, workers
 from resolver.serve.listen import ListenAddress
 from resolver.serve.transport import DnsServer
@@ -113,7 +114,7 @@ def build_handler(loaded: Loaded, health: Any, metrics: Metrics, log_queries: bo
         config.ecs,
         metrics,
         log_queries,
-        AnswerCache(config.cache_max_entries),
+        Reuse(config.cache_max_entries),
     )
 
 

@@ -1,20 +1,27 @@
 """From a question to the sections of an authoritative answer (RFC 1034 4.3.2, RFC 4592).
 
 Pure with respect to I/O: it reads the compiled ZoneSet, asks policies to choose and a
-health view for state, and returns records; the handler turns them into wire format.
+health view for state, and returns records (`result`); the answer stage turns them into
+wire format.
 """
 
 from __future__ import annotations
 
-import random
-from dataclasses import dataclass, field
-from typing import Any, NamedTuple
+from dataclasses import dataclass
 
-from dnslib import QTYPE, RCODE, SOA, DNSLabel
+from dnslib import QTYPE, RCODE, DNSLabel
 
 import policies
-from healthcheck.view import HealthView
-from policies.base import Client, Odds, Policy, Selection
+from policies.base import Policy, Selection
+from resolver.query.result import (
+    Outcome,
+    Outcomes,
+    QueryContext,
+    Record,
+    Result,
+    negative_soa,
+    soa_record,
+)
 from resolver.wire import names, rdata
 from resolver.wire.names import Name
 from resolver.zones.model import RecordGroup, RecordSet, Zone, ZoneSet
@@ -26,93 +33,18 @@ MAX_CNAME_CHAIN = 12
 MAX_ALIAS_DEPTH = 8
 
 
-@dataclass(slots=True)
-class QueryContext:
-    """What one query carries into the decision besides its question."""
-
-    client: Client
-    health: HealthView
-    rng: random.Random
-    # (group, chosen): take this choice for this group instead of asking its policy, to
-    # render each answer a precomputed draw can give.
-    forced: tuple[RecordGroup, tuple[int, ...]] | None = None
-
-
-@dataclass(slots=True)
-class Result:
-    """The sections of a reply, plus what the answer depended on (for caches and logs)."""
-
-    rcode: int = int(RCODE.NOERROR)
-    authoritative: bool = True
-    answer: list[Record] = field(default_factory=list)
-    authority: list[Record] = field(default_factory=list)
-    additional: list[Record] = field(default_factory=list)
-    scope: int = 0
-    zones: set[Name] = field(default_factory=set)
-    checks: set[str] = field(default_factory=set)
-    policies: list[str] = field(default_factory=list)
-    # The decision path, filled only when explain asks for it (a list, else None).
-    trace: list[dict] | None = None
-    # Which record sets each policy chose, in order: with the question, this determines
-    # the answer's records exactly (the cache keys encoded replies by it).
-    choices: list[tuple] = field(default_factory=list)
-    # A policy other than simple took part: the answer can differ between queries.
-    dynamic: bool = False
-    # A policy that chooses at random took part: no two queries may share a decision.
-    random: bool = False
-
-    def min_ttl(self) -> int:
-        ttls = [rr.ttl for rr in (*self.answer, *self.authority, *self.additional)]
-        return min(ttls, default=0)
-
-
-class Record(NamedTuple):
-    """One resource record of an answer: dnslib RR's fields, at a tenth of its cost.
-
-    It packs itself like dnslib's RR, so a DNSRecord can carry it as is.
-    """
-
-    rname: DNSLabel
-    rtype: int
-    ttl: int
-    rdata: Any
-    rclass: int = 1
-
-    def pack(self, buffer: Any) -> None:
-        buffer.encode_name(self.rname)
-        buffer.pack("!HHI", self.rtype, self.rclass, self.ttl)
-        length_at = buffer.offset
-        buffer.pack("!H", 0)
-        start = buffer.offset
-        self.rdata.pack(buffer)
-        buffer.update(length_at, "!H", buffer.offset - start)
-
-
-def soa_record(zone: Zone) -> Record:
-    soa = zone.soa
-    rd = SOA(
-        DNSLabel(list(soa.mname)),
-        DNSLabel(list(soa.rname)),
-        (soa.serial, soa.refresh, soa.retry, soa.expire, soa.minimum),
-    )
-    return Record(DNSLabel(list(zone.origin)), SOA_TYPE, zone.ttl, rd)
-
-
-def negative_soa(zone: Zone) -> Record:
-    """The SOA for NXDOMAIN/NODATA, with TTL min(SOA TTL, minimum) per RFC 2308."""
-    return soa_record(zone)._replace(ttl=min(zone.ttl, zone.soa.minimum))
-
-
 class Resolver:
     """Answers questions from one ZoneSet."""
 
     def __init__(self, zone_set: ZoneSet) -> None:
         self.zone_set = zone_set
         self._views: dict[int, list[_PolicyView]] = {}
-        self._scratch = Result()
 
     def resolve(self, qname: DNSLabel, qtype: int, ctx: QueryContext) -> Result:
-        return self.resolve_into(qname, qtype, ctx, Result())
+        result = self.resolve_into(qname, qtype, ctx, Result())
+        if result.random:
+            result.group = self._deciding_group(qname, qtype, result)
+        return result
 
     def resolve_into(
         self, qname: DNSLabel, qtype: int, ctx: QueryContext, result: Result
@@ -268,13 +200,9 @@ class Resolver:
         policy = _policy_of(group)
         sets = group.sets
         views = self._views_of(group)
-        forced = ctx.forced
-        if forced is not None and forced[0] is group:
-            selection = Selection(forced[1])
-        else:
-            selection = policy.select(
-                views, ctx.client, lambda i: self.healthy(sets[i], ctx, result, depth), ctx.rng
-            )
+        selection = policy.select(
+            views, ctx.client, lambda i: self.healthy(sets[i], ctx, result, depth), ctx.rng
+        )
         # Even a decision made only to judge an alias's health shaped the answer.
         result.scope = max(result.scope, selection.scope)
         if policy.dynamic:
@@ -287,17 +215,35 @@ class Resolver:
                 result.trace.append(self._trace(group, policy, views, selection, ctx, depth))
         return selection
 
-    def choose(self, group: RecordGroup, ctx: QueryContext) -> tuple[int, ...]:
-        """Which sets of one group the policy picks now (health and randomness included)."""
-        scratch = self._scratch  # what _select notes on the side is not needed here
-        scratch.checks.clear()
-        return self._select(group, ctx, scratch, 0, record=False).chosen
+    def decide(self, group: RecordGroup, ctx: QueryContext) -> Outcomes | None:
+        """Every answer one group, alone at its own name, can give under the current
+        health, with its weight; None when its policy lists no odds.
 
-    def odds(self, group: RecordGroup, ctx: QueryContext, result: Result) -> Odds | None:
-        """The group's policy's odds under the current health (checks noted in result)."""
+        For a `Result.group`: the answer reuse layer draws among these by weight instead
+        of running the policy for every query.
+        """
         policy = _policy_of(group)
         sets = group.sets
-        return policy.odds(self._views_of(group), lambda i: self.healthy(sets[i], ctx, result))
+        consulted = Result()
+        odds = policy.odds(self._views_of(group), lambda i: self.healthy(sets[i], ctx, consulted))
+        if odds is None:
+            return None
+        owner = DNSLabel(list(group.name))
+        zone = self._zone_for(group.name, group.rtype)
+        each = []
+        for chosen, weight in odds:
+            result = Result(dynamic=policy.dynamic, random=policy.random, group=group)
+            result.policies.append(policy.name)
+            result.choices.append((group.name, group.rtype, chosen))
+            result.answer.extend(
+                Record(owner, group.rtype, sets[i].ttl, rd) for i in chosen for rd in sets[i].rdata
+            )
+            if zone is not None:
+                result.zones.add(zone.origin)
+                if not result.answer:
+                    result.authority.append(negative_soa(zone))  # as _lookup: matched nothing
+            each.append(Outcome(chosen, result, weight))
+        return Outcomes(tuple(each), frozenset(consulted.checks))
 
     def _views_of(self, group: RecordGroup) -> list[_PolicyView]:
         """What policies see of a group's sets, built once per group (groups live as long
@@ -307,18 +253,12 @@ class Resolver:
             views = self._views[id(group)] = [_PolicyView(s) for s in group.sets]
         return views
 
-    def direct_group(
-        self, labels: tuple[bytes, ...], qtype: int, result: Result
-    ) -> RecordGroup | None:
-        """The group whose choice alone decided this answer, if one did.
-
-        That is so when the answer is the records of one group at the question's own
-        name, with no alias or CNAME between, and nothing but the answer section.
-        """
+    def _deciding_group(self, qname: DNSLabel, qtype: int, result: Result) -> RecordGroup | None:
+        """The group whose choice alone decided this answer, if one did (`Result.group`)."""
         if len(result.choices) != 1 or result.authority or result.additional:
             return None
         name, rtype, _ = result.choices[0]
-        if name != labels or rtype != qtype or result.rcode != RCODE.NOERROR:
+        if rtype != qtype or result.rcode != RCODE.NOERROR or name != names.lower(qname.label):
             return None
         group = self.zone_set.group(name, rtype)
         if group is None or any(s.alias is not None for s in group.sets):
@@ -388,7 +328,8 @@ class Resolver:
 
 def _policy_of(group: RecordGroup) -> type[Policy]:
     policy = policies.get(group.policy)
-    assert policy is not None, f"policy {group.policy} vanished after load"
+    if policy is None:  # the loader checked every key: a bug, answered SERVFAIL
+        raise LookupError(f"policy {group.policy} vanished after load")
     return policy
 
 

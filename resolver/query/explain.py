@@ -17,9 +17,10 @@ from typing import Any
 from dnslib import CLASS, QTYPE, RCODE, RR, DNSLabel
 
 from healthcheck.view import FixedHealth, HealthView
-from resolver.query.client import make_client
-from resolver.query.engine import QueryContext, Resolver, Result
+from resolver.query.client import make_client, source_address
+from resolver.query.engine import Resolver
 from resolver.query.location import Locator
+from resolver.query.result import QueryContext, Result
 from resolver.wire.ecs import ClientSubnet
 from resolver.zones.model import ZoneSet
 
@@ -103,7 +104,7 @@ def explain(
     ecs = subnet_of(subnet) if subnet else None
     code = qtype_of(qtype)
     qname = name_of(name)
-    who = make_client(locator, source, ecs if use_ecs else None)
+    who = make_client(locator, ecs if use_ecs else None, source_address(source))
     result = Result(trace=[])
     resolver = Resolver(zone_set)
     ctx = QueryContext(who, health or FixedHealth({}), random.Random())

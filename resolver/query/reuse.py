@@ -1,32 +1,57 @@
-"""The answer cache (SPEC 8): encoded reply bodies keyed by the lowercased question.
+"""Answer reuse, all of it: finished replies, encoded answers, weighted draws, and the
+per-query tables, behind one invalidation interface and one size bound (SPEC 8).
 
-Two kinds of entry. A static entry holds the one body every client gets. A dynamic entry
-(the answer came from a routing policy) holds one body per decision: the engine decides
-again for every query, with this client, this health and a fresh random draw, and the
-decision (the record sets chosen at every level) selects the body. So weighted and
-multivalue choices are made per query, never frozen, and a client-dependent answer can
-never be served to the wrong client, while the expensive part, encoding, is done once.
+- The memo of finished replies (`Reuse.exact`, `Reuse.by_source`): the reply after the
+  ID by the exact query bytes after the ID, per transport; the replay stage's one dict
+  lookup and slice. `exact` holds replies the bytes alone decide (static answers, an
+  answer its ECS option decided, weighted draws); `by_source` those the packet's source
+  decided, keyed (source, bytes).
+- The answer cache (`AnswerCache`): encoded reply bodies keyed by the lowercased
+  question. A static entry holds the one body every client gets. A dynamic entry (the
+  answer came from a routing policy) holds one body per decision: the engine decides
+  again for every query, with this client, this health and a fresh random draw, and the
+  decision (the record sets chosen at every level) selects the body. So weighted and
+  multivalue choices are made per query, never frozen, and a client-dependent answer is
+  never served to the wrong client, while the expensive part, encoding, is done once.
+- Weighted draws (`Entry.draw`): for a random answer one group decides, every body its
+  odds can give, drawn by weight per query instead of running the policy.
+- The per-query tables: ECS options parsed, packet sources parsed, client bits.
 
-Bounded by `max_entries` bodies in all, evicting the least recently used entry: DNS
-popularity is heavily skewed, so LRU keeps the names that are asked for. The handler's
-memo of finished replies shares that bound: it counts its replies in `memo_size` (at most
-half the bound, `memo_room`), and the cache keeps its bodies plus those within
-`max_entries`, so the two together never hold more than that many replies. Entries never
-outlive the smallest TTL in them; everything is dropped when the zones reload, and entries
-that consulted a health check are dropped the moment that check changes state.
+One bound, `max_entries`, for everything held: cache bodies, memo replies (each reply of
+a draw counts) and table entries. The memo takes at most half of it and the tables a
+quarter; each starts again empty when full (cheaper than LRU bookkeeping on every hit,
+and each is one cache lookup or one parse away), and the cache evicts its least recently
+used entries to keep the sum within the bound (DNS popularity is skewed: LRU keeps the
+names that are asked for). No answer outlives the smallest TTL in it; `zones_swapped`
+drops every answer, `checks_changed` every one that consulted a check that changed.
 """
 
 from __future__ import annotations
 
+import bisect
+import random
 import time
 from collections import OrderedDict
 from collections.abc import Callable, Iterable
 from dataclasses import dataclass, field
-from typing import Any
 
-Choices = tuple
-# Bodies, cumulative weights and their total: body i is drawn with weight i's share.
+from policies.base import IPAddress
+from resolver.query.client import ClientBits, source_address, source_bits, subnet_bits
+from resolver.query.stages import Facts
+from resolver.wire import ecs
+from resolver.wire.names import Name
+from resolver.zones.model import RecordGroup
+
+# The decision behind a dynamic answer: (group name, type, sets chosen) at every level.
+Choices = tuple[tuple[Name, int, tuple[int, ...]], ...]
+# Items, cumulative weights and their total: item i is drawn with weight i's share.
 Draw = tuple[tuple[bytes, ...], tuple[float, ...], float]
+
+
+def pick(draw: Draw, rng: random.Random) -> bytes:
+    """One of a draw's items, each with its weight's share of the chances."""
+    items, cumulative, total = draw
+    return items[bisect.bisect_right(cumulative, rng.random() * total)]
 
 
 @dataclass(slots=True)
@@ -42,11 +67,12 @@ class Entry:
     scopes: list[int] = field(default_factory=list)  # longest first
     checks: frozenset[str] = frozenset()
     # When the answer is one record group chosen at random (weighted, multivalue at the
-    # question's own name), that group: re-deciding it alone picks the variant.
-    direct: Any = None
-    # For such a group whose policy lists its odds: every body it can give now, with the
-    # cumulative weights to draw one by (None: not built yet; False: no odds listed).
-    draw: Draw | bool | None = None
+    # question's own name), that group (engine `Result.group`).
+    direct: RecordGroup | None = None
+    # For such a group: whether its draw was built, and the draw, every body it can give
+    # now with the cumulative weights to draw one by (None: its policy lists no odds).
+    drawn: bool = False
+    draw: Draw | None = None
 
     @property
     def size(self) -> int:
@@ -65,15 +91,15 @@ class Entry:
 
 
 class AnswerCache:
+    """Encoded answers by lowercased question, least recently used evicted first."""
+
     def __init__(self, max_entries: int, now: Callable[[], float] = time.monotonic) -> None:
         self.max_entries = max_entries
         self.now = now
         self._entries: OrderedDict[bytes, Entry] = OrderedDict()
         self._by_check: dict[str, set[bytes]] = {}
         self._size = 0
-        self.memo_size = 0  # replies the handler's memo holds, counted in the same bound
-        self.hits = 0
-        self.misses = 0
+        self.others = 0  # what the rest of `Reuse` holds, counted in the same bound
 
     def __len__(self) -> int:
         return self._size
@@ -113,7 +139,7 @@ class AnswerCache:
         if choices not in entry.variants:
             entry.variants[choices] = (body, scope)
             self._size += 1
-            self._evict()
+            self.evict()
 
     def put_client(
         self,
@@ -138,7 +164,7 @@ class AnswerCache:
                 entry.scopes.append(scope)
                 entry.scopes.sort(reverse=True)
             self._size += 1
-            self._evict()
+            self.evict()
 
     def _dynamic(self, key: bytes, ttl: int, policy: str, checks: Iterable[str]) -> Entry:
         entry = self._entries.get(key)
@@ -158,12 +184,13 @@ class AnswerCache:
             for check in added:
                 self._by_check.setdefault(check, set()).add(key)
 
-    def put_draw(self, key: bytes, draw: Draw | bool, checks: Iterable[str]) -> None:
-        """Keep a dynamic entry's draw; it goes when any check its odds consulted changes."""
+    def put_draw(self, key: bytes, draw: Draw | None, checks: Iterable[str]) -> None:
+        """Keep a dynamic entry's draw (None: its policy lists no odds); it goes when any
+        check its odds consulted changes."""
         entry = self._entries.get(key)
         if entry is None or not entry.dynamic:
             return
-        entry.draw = draw
+        entry.drawn, entry.draw = True, draw
         self._depend(key, entry, checks)
 
     def drop_checks(self, check_ids: Iterable[str]) -> None:
@@ -182,20 +209,11 @@ class AnswerCache:
         self._size += entry.size
         for check in entry.checks:
             self._by_check.setdefault(check, set()).add(key)
-        self._evict()
+        self.evict()
 
-    def memo_room(self, count: int) -> bool:
-        """Count `count` more memo replies against the shared bound, evicting least
-        recently used bodies to keep the sum within it; False (nothing counted) when the
-        memo would pass its share, half the bound: the memo then starts again empty."""
-        if self.memo_size + count > max(1, self.max_entries // 2):
-            return False
-        self.memo_size += count
-        self._evict()
-        return True
-
-    def _evict(self) -> None:
-        while self._size + self.memo_size > self.max_entries and self._entries:
+    def evict(self) -> None:
+        """Drop least recently used entries until bodies and `others` fit the bound."""
+        while self._size + self.others > self.max_entries and self._entries:
             key = next(iter(self._entries))
             self._remove(key)
 
@@ -208,3 +226,183 @@ class AnswerCache:
             keys = self._by_check.get(check)
             if keys is not None:
                 keys.discard(key)
+
+
+@dataclass(slots=True)
+class Finished:
+    """A finished reply the same query bytes get again while the clock is below `until`."""
+
+    tail: bytes  # the reply after the ID; empty for a draw
+    until: float
+    facts: Facts  # of the query that built it, for the modules after the answer
+    draw: Draw | None  # a random choice: every finished reply it can give, after the ID
+
+
+@dataclass(slots=True)
+class Reusable:
+    """Whether the reply being built may answer the same query bytes again, and how."""
+
+    until: float = 0.0  # 0: never; else while the clock is below this
+    per_client: bool = False  # the client decided it: key by source unless ECS did
+    draw: Draw | None = None  # a random choice: memo every reply it can give
+
+    def set(self, until: float, per_client: bool, draw: Draw | None) -> None:
+        self.until, self.per_client, self.draw = until, per_client, draw
+
+
+class Reuse:
+    """Every store of answer reuse, one bound, one invalidation interface."""
+
+    def __init__(self, max_entries: int, now: Callable[[], float] = time.monotonic) -> None:
+        self.answers = AnswerCache(max_entries, now)
+        self.now = now
+        # The key cannot be normalised (a hit is a lookup of the raw bytes), so keys that
+        # differ only in what does not change the reply (the EDNS UDP size: 65,536 values)
+        # are separate entries; their replies are one object, interned in `_replies`, so
+        # the memo holds per entry a key of at most ~300 octets, never a reply's copy.
+        self.exact: dict[bool, dict[bytes, Finished]] = {False: {}, True: {}}
+        self.by_source: dict[bool, dict[tuple[str, bytes], Finished]] = {False: {}, True: {}}
+        self._replies: dict[bytes, bytes] = {}
+        self.memo_size = 0  # memo replies held, a draw's each counted
+        self._subnets: dict[bytes, ecs.ClientSubnet] = {}
+        self._sources: dict[str, IPAddress | None] = {}
+        self._bits: dict[ecs.ClientSubnet, ClientBits] = {}
+        self.tables_size = 0  # entries of the three tables together
+        self.hits = 0
+        self.misses = 0
+
+    @property
+    def max_entries(self) -> int:
+        return self.answers.max_entries
+
+    @max_entries.setter
+    def max_entries(self, value: int) -> None:
+        self.answers.max_entries = value
+        if self.tables_size > value // 4:
+            self._forget_tables()
+        if self.memo_size > max(1, value // 2) or not value:
+            self._forget_replies()
+        self._count()
+
+    def __len__(self) -> int:
+        """Everything held, against `max_entries`."""
+        return len(self.answers) + self.memo_size + self.tables_size
+
+    # --- invalidation ------------------------------------------------------------------
+
+    def zones_swapped(self) -> None:
+        """New zone data: every answer held came from the old data. The tables stay: a
+        parsed option or address depends on no zone."""
+        self.answers.clear()
+        self._forget_replies()
+
+    def checks_changed(self, check_ids: Iterable[str]) -> None:
+        """Health checks changed state: nothing that consulted them may be served again.
+        The memo does not know what its replies consulted, so it goes whole."""
+        self.answers.drop_checks(check_ids)
+        self._forget_replies()
+
+    def _forget_replies(self) -> None:
+        for exact in self.exact.values():
+            exact.clear()
+        for by_source in self.by_source.values():
+            by_source.clear()
+        self._replies.clear()
+        self.memo_size = 0
+        self._count()
+
+    def _forget_tables(self) -> None:
+        self._subnets.clear()
+        self._sources.clear()
+        self._bits.clear()
+        self.tables_size = 0
+
+    def _count(self) -> None:
+        self.answers.others = self.memo_size + self.tables_size
+        self.answers.evict()
+
+    # --- the memo of finished replies ---------------------------------------------------
+
+    def remember(
+        self,
+        tcp: bool,
+        query: bytes,
+        source: str | None,
+        reply: bytes,
+        facts: Facts,
+        reusable: Reusable,
+        drawn: tuple[bytes, ...] | None,
+    ) -> None:
+        """Keep `reply` for the query bytes after the ID (and the source, when given); for
+        a draw, `drawn` holds every finished reply it can give, in the draw's order."""
+        draw = reusable.draw
+        size = 1 if drawn is None else len(drawn)
+        if not self._memo_room(size):
+            self._forget_replies()  # the answer cache still holds it all: refills fast
+            if not self._memo_room(size):
+                return  # more replies than the memo's share of the bound
+        interned = self._replies
+        if drawn is None or draw is None:
+            tail = reply[2:]
+            memo = Finished(interned.setdefault(tail, tail), reusable.until, facts, None)
+        else:
+            replies = tuple(interned.setdefault(t[2:], t[2:]) for t in drawn)
+            memo = Finished(b"", reusable.until, facts, (replies, draw[1], draw[2]))
+        if source is not None:
+            self.by_source[tcp][(source, query)] = memo
+        else:
+            self.exact[tcp][query] = memo
+
+    def _memo_room(self, count: int) -> bool:
+        """Count `count` more memo replies, unless the memo would pass its half."""
+        answers = self.answers
+        if self.memo_size + count > max(1, answers.max_entries // 2):
+            return False
+        self.memo_size += count
+        answers.others += count
+        answers.evict()
+        return True
+
+    # --- the per-query tables -------------------------------------------------------------
+
+    def subnet(self, data: bytes) -> ecs.ClientSubnet:
+        """`ecs.parse` of an option's data, remembered: resolvers send the same few."""
+        found = self._subnets.get(data)
+        if found is None:
+            found = ecs.parse(data)  # raises for bad options, which are never remembered
+            if self._table_room():
+                self._subnets[data] = found
+        return found
+
+    def source(self, source: str) -> IPAddress | None:
+        """The packet source as an address, parsed once per source (resolvers repeat)."""
+        try:
+            return self._sources[source]
+        except KeyError:
+            address = source_address(source)
+            if self._table_room():
+                self._sources[source] = address
+            return address
+
+    def client_bits(self, source: str, subnet: ecs.ClientSubnet | None) -> ClientBits | None:
+        """The client's network as `AnswerCache.put_client` keys it; None: no address."""
+        if subnet is not None:
+            found = self._bits.get(subnet)
+            if found is None:
+                found = subnet_bits(subnet)
+                if self._table_room():
+                    self._bits[subnet] = found
+            return found
+        address = self.source(source)
+        return source_bits(address) if address is not None else None
+
+    def _table_room(self) -> bool:
+        """Count one more table entry, the tables starting again empty at their quarter."""
+        share = self.max_entries // 4
+        if not share:
+            return False
+        if self.tables_size >= share:
+            self._forget_tables()
+        self.tables_size += 1
+        self._count()
+        return True

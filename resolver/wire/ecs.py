@@ -1,12 +1,14 @@
-"""EDNS Client Subnet (RFC 7871): parse the option strictly, build the reply's copy."""
+"""EDNS Client Subnet (RFC 7871): parse the option strictly, build the reply's copy.
+
+The one place the option is read and written: both query routes find it here, and both
+echo it through `reply_option`.
+"""
 
 from __future__ import annotations
 
 import ipaddress
 import struct
 from dataclasses import dataclass
-
-from dnslib import EDNSOption
 
 ECS_CODE = 8
 FAMILIES = {1: (4, 32), 2: (16, 128)}  # family -> (address bytes, bits)
@@ -22,12 +24,23 @@ class ClientSubnet:
     source: int
     address: ipaddress.IPv4Address | ipaddress.IPv6Address
 
-    def reply_option(self, scope: int) -> EDNSOption:
-        """The option echoed back with the scope the answer depended on (RFC 7871 7.2.1)."""
-        size = (self.source + 7) // 8
-        packed = self.address.packed[:size]
-        data = struct.pack("!HBB", self.family, self.source, min(scope, 255)) + packed
-        return EDNSOption(ECS_CODE, data)
+
+def reply_option(subnet: ClientSubnet | None, scope: int) -> bytes:
+    """The option, code and length included, echoed with the scope the answer depended
+    on (RFC 7871 7.2.1); empty when the query carried none."""
+    if subnet is None:
+        return b""
+    packed = subnet.address.packed[: (subnet.source + 7) // 8]
+    data = struct.pack("!HBB", subnet.family, subnet.source, scope) + packed
+    return struct.pack("!HH", ECS_CODE, len(data)) + data
+
+
+def from_options(found: list[tuple[int, bytes]]) -> ClientSubnet | None:
+    """The subnet among a query's EDNS options; EcsError when there is more than one."""
+    subnets = [data for code, data in found if code == ECS_CODE]
+    if len(subnets) > 1:
+        raise EcsError("more than one ECS option")
+    return parse(subnets[0]) if subnets else None
 
 
 def parse(data: bytes) -> ClientSubnet:
@@ -52,17 +65,3 @@ def parse(data: bytes) -> ClientSubnet:
     if family == 1:
         address = ipaddress.IPv4Address(value)
     return ClientSubnet(family, source, address)
-
-
-_PARSED: dict[bytes, ClientSubnet] = {}
-
-
-def parse_cached(data: bytes) -> ClientSubnet:
-    """parse(), remembered per option bytes: a resolver sends the same few subnets often."""
-    found = _PARSED.get(data)
-    if found is None:
-        found = parse(data)  # raises for bad options, which are never remembered
-        if len(_PARSED) >= 65536:
-            _PARSED.clear()
-        _PARSED[data] = found
-    return found

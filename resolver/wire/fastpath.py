@@ -13,6 +13,7 @@ import struct
 from dataclasses import dataclass
 
 from resolver.wire.codes import OPT
+from resolver.wire.ecs import ECS_CODE
 
 UDP_PAYLOAD = 1232
 # Types that need the full path: zone transfers and obsolete mail types (refused or
@@ -80,7 +81,7 @@ def parse_query(data: bytes) -> Query | None:
             if rdlength < 4:
                 return None
             code, length = struct.unpack_from("!HH", data, pos)
-            if code != 8 or 4 + length != rdlength:
+            if code != ECS_CODE or 4 + length != rdlength:
                 return None
             ecs = data[pos + 4 : pos + 4 + length]
         edns, do = True, bool(ttl & 0x8000)
@@ -107,9 +108,11 @@ def opt_record(do: bool, ext_rcode: int = 0, option: bytes = b"") -> bytes:
     return b"\x00" + struct.pack("!HHIH", OPT, UDP_PAYLOAD, ttl, len(option)) + option
 
 
-def ecs_option(family: int, source: int, scope: int, address: bytes) -> bytes:
-    data = struct.pack("!HBB", family, source, scope) + address
-    return struct.pack("!HH", 8, len(data)) + data
+def finish_query(q: Query, option: bytes, limit: int, body: bytes) -> bytes:
+    """A plain query's reply: body finished with its ID, question and EDNS (and `option`,
+    the ECS echo, when it had EDNS)."""
+    opt = opt_record(q.do, 0, option) if q.edns else None
+    return finish(body, q.ident, q.flags, q.question, opt, limit)
 
 
 def finish(

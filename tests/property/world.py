@@ -16,10 +16,11 @@ from contextlib import contextmanager
 from pathlib import Path
 
 from healthcheck.view import AllHealthy
+from resolver.query.chaos import Chaos
 from resolver.query.engine import Resolver
-from resolver.query.handler import Chaos, Handler
+from resolver.query.handler import Handler
 from resolver.query.location import Locator
-from resolver.query.reuse import AnswerCache
+from resolver.query.reuse import Reuse
 from resolver.zones.check import known_regions, load_zone_set
 from resolver.zones.model import ZoneSet
 from tests.dnshelp import write_settled
@@ -110,7 +111,7 @@ def make_handler(zone_set: ZoneSet, seed: int = 1) -> Handler:
         True,
         None,
         False,
-        AnswerCache(100000),
+        Reuse(100000),
     )
     handler.rng = random.Random(seed)
     return handler

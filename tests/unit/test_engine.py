@@ -10,7 +10,8 @@ from dnslib import QTYPE, RCODE, DNSLabel
 
 from healthcheck.view import AllHealthy, FixedHealth
 from policies import Client
-from resolver.query.engine import QueryContext, Resolver
+from resolver.query.engine import Resolver
+from resolver.query.result import QueryContext
 from resolver.zones.check import load_zone_set
 
 ZONE = """

@@ -12,10 +12,11 @@ import pytest
 
 from healthcheck.view import AllHealthy, FixedHealth
 from resolver.config import load_config
+from resolver.query.chaos import Chaos
 from resolver.query.engine import Resolver
-from resolver.query.handler import Chaos, Handler
+from resolver.query.handler import Handler
 from resolver.query.location import Locator
-from resolver.query.reuse import AnswerCache
+from resolver.query.reuse import AnswerCache, Reuse
 from resolver.wire import fastpath
 from resolver.zones.check import known_regions, load_zone_set
 
@@ -156,7 +157,7 @@ def test_repeated_bytes_are_not_served_past_the_ttl(world):
     """The exact-bytes shortcut expires with the answer's TTL like the cache itself."""
     clock = [1000.0]
     h = handler(world)
-    h.cache = AnswerCache(100, now=lambda: clock[0])
+    h.cache = Reuse(100, now=lambda: clock[0])
     ask = query("www.example.com", "A", None)
     h.handle(ask, "127.0.0.1", False)
     h.handle(ask, "127.0.0.1", False)
@@ -195,7 +196,7 @@ def test_weighted_draw_kept_in_the_cache_follows_health(world):
     replies = [ask() for _ in range(1500)]
     assert 0.65 < sum(us in r for r in replies) / 1500 < 0.75
     key = query("www.steer.example", "A", None)[12:-11]  # the question, lowercase
-    assert h.cache.get(key).checks == {"web-us", "web-eu"}
+    assert h.cache.answers.get(key).checks == {"web-us", "web-eu"}
     h.health_changed(FixedHealth({"web-us": False}), ["web-us"])
     assert all(eu in ask() for _ in range(300))
 
@@ -244,7 +245,7 @@ def test_ecs_decided_answers_ignore_the_source(world):
 def test_no_memo_when_the_cache_is_off(world):
     """cache.max_entries 0 turns off every reuse, the exact-bytes shortcut included."""
     h = handler(world)
-    h.cache = AnswerCache(0)
+    h.cache = Reuse(0)
     ask = query("www.example.com", "A", None)
     for _ in range(3):
         h.handle(ask, "127.0.0.1", False)
@@ -254,7 +255,7 @@ def test_no_memo_when_the_cache_is_off(world):
 def test_memo_holds_at_most_max_entries_replies(world):
     """The exact-bytes memo shares the cache's bound, a weighted draw counting each reply."""
     h = handler(world)
-    h.cache = AnswerCache(5)
+    h.cache = Reuse(5)
     questions = [("www.example.com", "A"), ("www.steer.example", "A"), ("example.com", "MX")]
     questions += [("blog.example.com", "A"), ("geo.steer.example", "A"), ("cdn.example.com", "A")]
     for _ in range(3):
@@ -262,9 +263,12 @@ def test_memo_holds_at_most_max_entries_replies(world):
             for source in ("127.0.0.1", "10.1.2.3"):
                 h.handle(query(name, qtype, None), source, False)
                 h.handle(query(name, qtype, None), source, True)
-                tables = (*h._exact.values(), *h._by_source.values())
-                held = sum(1 if m[3] is None else len(m[3][0]) for t in tables for m in t.values())
+                tables = (*h.cache.exact.values(), *h.cache.by_source.values())
+                held = sum(
+                    1 if m.draw is None else len(m.draw[0]) for t in tables for m in t.values()
+                )
                 assert held <= 5
+                assert len(h.cache.answers) + held <= len(h.cache) <= 5
 
 
 class TestAnswerCache:

@@ -14,8 +14,9 @@ from collections.abc import Iterator
 import pytest
 
 from healthcheck.view import AllHealthy
+from resolver.query.chaos import Chaos
 from resolver.query.engine import Resolver
-from resolver.query.handler import Chaos, Handler
+from resolver.query.handler import Handler
 from resolver.zones.check import load_zone_set
 from tests.e2e.test_robustness import (
     ANSWERED,

@@ -21,11 +21,13 @@ import pytest
 
 from healthcheck.view import AllHealthy
 from resolver.config import load_config
-from resolver.query import handler as handler_module
+from resolver.query import querylog
+from resolver.query.chaos import Chaos
 from resolver.query.engine import Resolver
-from resolver.query.handler import Chaos, ErrorLog, Handler
+from resolver.query.errorlog import ErrorLog
+from resolver.query.handler import Handler
 from resolver.query.location import Locator
-from resolver.query.reuse import AnswerCache
+from resolver.query.reuse import Finished, Reuse
 from resolver.wire import fastpath
 from resolver.zones.check import known_regions, load_zone_set
 
@@ -172,7 +174,7 @@ def test_non_ascii_octets_are_not_case_folded(world):
     h.handle(raw_query([b"caf\xe9", b"apps", b"example", b"com"]), "127.0.0.1", False)
     key = fastpath.parse_query(raw_query([b"CAF\xc9", b"apps", b"example", b"com"])).key
     assert key.startswith(b"\x04caf\xc9\x04apps")
-    assert h.cache.get(key) is None
+    assert h.cache.answers.get(key) is None
 
 
 def test_chaos_names_are_compared_by_labels(world):
@@ -282,13 +284,13 @@ def test_internal_errors_are_logged_rate_limited(world, logged):
 
 def test_unknown_types_are_other_for_metrics_but_typennn_in_the_log(world, logged):
     h = make(world, log_queries=True)
-    before = len(handler_module._QTYPE_NAMES)
+    before = len(querylog._QTYPE_NAMES)
     for qtype in range(65280, 65300):
         h.handle(ask("www.example.com", qtype), "127.0.0.1", False)
-        assert h._note.qtype == "OTHER"
+        assert h.facts.qtype == "OTHER"
     h.handle(ask("www.example.com", "HTTPS"), "127.0.0.1", False)
-    assert h._note.qtype == "HTTPS"
-    assert len(handler_module._QTYPE_NAMES) == before
+    assert h.facts.qtype == "HTTPS"
+    assert len(querylog._QTYPE_NAMES) == before
     lines = [r.getMessage() for r in logged.records if r.name == "policydns.query"]
     assert "type=TYPE65280 " in lines[0] and "type=HTTPS " in lines[-1]
 
@@ -296,8 +298,8 @@ def test_unknown_types_are_other_for_metrics_but_typennn_in_the_log(world, logge
 # --- 13: the memo's bound, in replies and in bytes --------------------------------------
 
 
-def memo_entries(h: Handler) -> list[tuple]:
-    return [m for t in (*h._exact.values(), *h._by_source.values()) for m in t.values()]
+def memo_entries(h: Handler) -> list[Finished]:
+    return [m for t in (*h.cache.exact.values(), *h.cache.by_source.values()) for m in t.values()]
 
 
 def test_udp_size_variants_share_one_reply(world):
@@ -309,20 +311,20 @@ def test_udp_size_variants_share_one_reply(world):
         h.handle(ask("long.example.net", "TXT", size=size), "127.0.0.1", False)
     held = memo_entries(h)
     assert len(held) > 100
-    assert len({id(m[0]) for m in held}) <= 3  # full, truncated, and nothing else
+    assert len({id(m.tail) for m in held}) <= 3  # full, truncated, and nothing else
 
 
 def test_memo_and_cache_share_one_bound(world):
     h = make(world)
-    h.cache = AnswerCache(20)
+    h.cache = Reuse(20)
     for n in range(200):
         h.handle(ask(f"n{n}.apps.example.com", "A"), "127.0.0.1", False)
         h.handle(ask(f"n{n}.apps.example.com", "A", size=1400 + n), "127.0.0.1", False)
-        held = sum(1 if m[3] is None else len(m[3][0]) for m in memo_entries(h))
-        assert held + len(h.cache) <= 20
+        held = sum(1 if m.draw is None else len(m.draw[0]) for m in memo_entries(h))
+        assert held + len(h.cache.answers) <= len(h.cache) <= 20
         assert held == h.cache.memo_size
     # both still work: a repeat is a memo hit, a new question fills the cache
-    assert memo_entries(h) and len(h.cache)
+    assert memo_entries(h) and len(h.cache.answers)
 
 
 # --- 18: the query log ------------------------------------------------------------------

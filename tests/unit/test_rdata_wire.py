@@ -31,8 +31,10 @@ from hypothesis import strategies as st
 
 from healthcheck.view import AllHealthy
 from resolver.errors import LoadFailed
-from resolver.query.engine import Record, Resolver
-from resolver.query.handler import Chaos, Handler
+from resolver.query.chaos import Chaos
+from resolver.query.engine import Resolver
+from resolver.query.handler import Handler
+from resolver.query.result import Record
 from resolver.wire import names, rdata
 from resolver.zones.check import load_zone_set
 
