@@ -7,8 +7,6 @@ wire format.
 
 from __future__ import annotations
 
-from dataclasses import dataclass
-
 from dnslib import QTYPE, RCODE, DNSLabel
 
 import policies
@@ -38,7 +36,6 @@ class Resolver:
 
     def __init__(self, zone_set: ZoneSet) -> None:
         self.zone_set = zone_set
-        self._views: dict[int, list[_PolicyView]] = {}
 
     def resolve(self, qname: DNSLabel, qtype: int, ctx: QueryContext) -> Result:
         result = self.resolve_into(qname, qtype, ctx, Result())
@@ -198,10 +195,9 @@ class Resolver:
     ) -> Selection:
         """Run the group's policy; `record` marks the decision that forms the answer."""
         policy = _policy_of(group)
-        sets = group.sets
-        views = self._views_of(group)
+        sets = group.sets  # a RecordSet is what a policy may read of it (policies.Candidate)
         selection = policy.select(
-            views, ctx.client, lambda i: self.healthy(sets[i], ctx, result, depth), ctx.rng
+            sets, ctx.client, lambda i: self.healthy(sets[i], ctx, result, depth), ctx.rng
         )
         # Even a decision made only to judge an alias's health shaped the answer.
         result.scope = max(result.scope, selection.scope)
@@ -212,7 +208,7 @@ class Resolver:
             result.policies.append(policy.name)
             result.choices.append((group.name, group.rtype, selection.chosen))
             if result.trace is not None:
-                result.trace.append(self._trace(group, policy, views, selection, ctx, depth))
+                result.trace.append(self._trace(group, policy, selection, ctx, depth))
         return selection
 
     def decide(self, group: RecordGroup, ctx: QueryContext) -> Outcomes | None:
@@ -225,7 +221,7 @@ class Resolver:
         policy = _policy_of(group)
         sets = group.sets
         consulted = Result()
-        odds = policy.odds(self._views_of(group), lambda i: self.healthy(sets[i], ctx, consulted))
+        odds = policy.odds(sets, lambda i: self.healthy(sets[i], ctx, consulted))
         if odds is None:
             return None
         owner = DNSLabel(list(group.name))
@@ -244,14 +240,6 @@ class Resolver:
                     result.authority.append(negative_soa(zone))  # as _lookup: matched nothing
             each.append(Outcome(chosen, result, weight))
         return Outcomes(tuple(each), frozenset(consulted.checks))
-
-    def _views_of(self, group: RecordGroup) -> list[_PolicyView]:
-        """What policies see of a group's sets, built once per group (groups live as long
-        as this resolver's zone set)."""
-        views = self._views.get(id(group))
-        if views is None:
-            views = self._views[id(group)] = [_PolicyView(s) for s in group.sets]
-        return views
 
     def _deciding_group(self, qname: DNSLabel, qtype: int, result: Result) -> RecordGroup | None:
         """The group whose choice alone decided this answer, if one did (`Result.group`)."""
@@ -287,7 +275,6 @@ class Resolver:
         self,
         group: RecordGroup,
         policy: type[Policy],
-        views: list[_PolicyView],
         selection: Selection,
         ctx: QueryContext,
         depth: int,
@@ -295,7 +282,7 @@ class Resolver:
         """One level of the decision path, for explain (never on the normal query path)."""
         probe = Result()
         candidates = []
-        for i, (s, view) in enumerate(zip(group.sets, views, strict=True)):
+        for i, s in enumerate(group.sets):
             if i in selection.chosen:
                 verdict = "chosen (last resort)" if selection.degraded else "chosen"
             elif i in selection.dropped:
@@ -310,7 +297,7 @@ class Resolver:
                     "alias": names.to_text(s.alias.target) if s.alias else None,
                     "evaluate_target_health": bool(s.alias and s.alias.evaluate_target_health),
                     "values": [str(rd) for rd in s.rdata],
-                    "detail": policy.describe(view, ctx.client),
+                    "detail": policy.describe(s, ctx.client),
                     "verdict": verdict,
                 }
             )
@@ -331,18 +318,3 @@ def _policy_of(group: RecordGroup) -> type[Policy]:
     if policy is None:  # the loader checked every key: a bug, answered SERVFAIL
         raise LookupError(f"policy {group.policy} vanished after load")
     return policy
-
-
-@dataclass(frozen=True, slots=True)
-class _PolicyView:
-    """The part of a record set a policy may read."""
-
-    _set: RecordSet
-
-    @property
-    def set_id(self) -> str | None:
-        return self._set.set_id
-
-    @property
-    def routing(self) -> object:
-        return self._set.routing
