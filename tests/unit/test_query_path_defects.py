@@ -30,6 +30,7 @@ from resolver.query.location import Locator
 from resolver.query.reuse import Finished, Reuse
 from resolver.wire import fastpath
 from resolver.zones.check import known_regions, load_zone_set
+from tests.serverproc import ZONES
 
 REPO = Path(__file__).resolve().parents[2]
 CONFIG = """
@@ -47,7 +48,7 @@ def world(tmp_path_factory: pytest.TempPathFactory) -> tuple:
     path = tmp_path_factory.mktemp("cfg") / "policydns.yaml"
     path.write_text(CONFIG)
     config = load_config(str(path))
-    zone_set = load_zone_set([str(REPO / "zones")], regions=known_regions(config.regions))
+    zone_set = load_zone_set([str(ZONES)], regions=known_regions(config.regions))
     return zone_set, Locator(config.locations, config.latency)
 
 
