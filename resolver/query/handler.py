@@ -83,11 +83,12 @@ class Handler:
             by_source = cache.by_source[tcp]
             if by_source:
                 known = by_source.get((source, data[2:]))
-        if known is not None and known.until > cache.now():
-            draw = known.draw  # a random choice: draw one of its finished replies
-            sent = data[:2] + (known.tail if draw is None else pick(draw, self.rng))
+        if known is not None and known[1] > cache.now():
+            tail, _, row, draw = known  # a draw: a random choice among finished replies
+            sent = data[:2] + (tail if draw is None else pick(draw, self.rng))
             cache.hits += 1
-            facts = known.facts
+            facts = self.facts
+            facts.refill(row)
         else:
             # Stages 2 to 4, parse, answer, finish: by the fast route when it can.
             facts = self.facts = Facts()

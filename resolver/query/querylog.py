@@ -39,6 +39,14 @@ def qname_text(facts: Facts) -> str:
     return names.escaped(fastpath.labels(facts.question))
 
 
+_RCODES = tuple(str(RCODE.get(code)) for code in range(16))
+
+
+def rcode_label(code: int) -> str:
+    """The metric label of a reply's 4-bit rcode, from a table (dnslib's lookup is slow)."""
+    return _RCODES[code]
+
+
 class Observer(Protocol):
     """Where each answered query's labels and time go (resolver.metrics.Metrics)."""
 
@@ -56,7 +64,7 @@ class Statistics:
         seconds = time.perf_counter() - start
         labels = facts.labels
         if labels is None:  # kept: a replayed reply carries these facts again
-            labels = (facts.qtype, str(RCODE.get(reply[3] & 0xF)), facts.policy)
+            labels = (facts.qtype, _RCODES[reply[3] & 0xF], facts.policy)
             facts.labels = labels
         if self.metrics is not None:
             self.metrics.observe(labels, seconds)

@@ -28,6 +28,10 @@ from typing import Protocol
 from resolver.wire.ecs import ClientSubnet
 
 Labels = tuple[str, str, str]  # the metric labels: qtype, rcode, policy
+# What a replayed reply's modules see of the query that built it: the question, the type's
+# number, the metric labels and the ECS scope. An exact tuple of bytes, ints and strs (see
+# `reuse.Finished` for why).
+FactsRow = tuple[bytes, int, Labels, int]
 
 
 @dataclass(slots=True)
@@ -47,6 +51,16 @@ class Facts:
     scope: int = 0  # the ECS scope sent in the reply
     subnet: ClientSubnet | None = None
     labels: Labels | None = None  # the metric labels, once statistics has worked them out
+
+    def row(self, labels: Labels) -> FactsRow:
+        return (self.question, self.code, labels, self.scope)
+
+    def refill(self, row: FactsRow) -> None:
+        """Become the facts of a replayed reply (no subnet: the query log never replays)."""
+        self.question, self.code, labels, self.scope = row
+        self.qtype, _, self.policy = labels
+        self.labels = labels
+        self.subnet = None
 
 
 class AfterAnswer(Protocol):

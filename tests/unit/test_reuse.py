@@ -102,7 +102,7 @@ def addresses(reply: bytes | None) -> set[str]:
 def held(cache: Reuse) -> tuple[int, int]:
     """(memo replies, table entries) counted from the stores themselves."""
     memo = [m for t in (*cache.exact.values(), *cache.by_source.values()) for m in t.values()]
-    replies = sum(1 if m.draw is None else len(m.draw[0]) for m in memo)
+    replies = sum(1 if m[3] is None else len(m[3][0]) for m in memo)
     tables = len(cache._subnets) + len(cache._sources) + len(cache._bits)
     return replies, tables
 
