@@ -175,12 +175,11 @@ class App:
         for link in self.workers:
             link.send_frame(frame)
 
-    async def _from_worker(self, link: workers.WorkerLink) -> None:
+    async def _from_worker(self, link: workers.WorkerLink, channel: workers.Channel) -> None:
         """Read one worker's messages until it exits: counters and reload outcomes."""
-        assert link.channel is not None
         while True:
             try:
-                message = await link.channel.receive()
+                message = await channel.receive()
             except EOFError:
                 link.gone()
                 if not self.stopped.is_set():
@@ -250,8 +249,8 @@ class App:
         loop.add_signal_handler(signal.SIGHUP, self._reload_in_background)
         try:
             for link in self.workers:
-                link.channel = await workers.Channel.open(link.sock)
-                self._keep(loop.create_task(self._from_worker(link)))
+                link.channel = channel = await workers.Channel.open(link.sock)
+                self._keep(loop.create_task(self._from_worker(link, channel)))
             inherited = self._preset or sdnotify.pair_activated(sdnotify.listen_fds())
             if inherited and not self._preset:
                 log.info("socket activation: %d address(es) from systemd", len(inherited))
