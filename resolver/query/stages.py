@@ -11,10 +11,11 @@
    (`answer`);
 4. finish: the body gets the query's ID, question and OPT, and is truncated to fit
    (`wire.fastpath.finish`);
-5. after answer: every registered `AfterAnswer` module, in order, gets the question's
-   facts and the reply as it would be sent, and may replace it or drop it (`None`: no
-   reply). Statistics and the query log are the first (`querylog.Statistics`); rate
-   limiting, forwarding of a refused question and signing each arrive as one more.
+5. after answer: statistics and the query log first (`querylog.Statistics`, called
+   directly: on a replay the memo entry holds its labels), then every registered
+   `AfterAnswer` module in order; each gets the question's facts and the reply as it
+   would be sent, and may replace it or drop it (`None`: no reply). Rate limiting,
+   forwarding of a refused question and signing each arrive as one more.
 
 Outcomes are values: `None` is "no reply" (a response packet, a dropped reply); a
 `bytes` reply from classify is an early reply; `Facts.policy` says what answered.
