@@ -1,4 +1,4 @@
-"""Statistics and the query log: the first module at the after-answer stage."""
+"""Statistics and the query log: what the after-answer stage does first, for every reply."""
 
 from __future__ import annotations
 
