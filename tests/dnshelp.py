@@ -27,6 +27,8 @@ import dns.rdatatype
 import dns.rrset
 import pytest
 
+from bench.common import free_port as free_port  # one helper for tests and benchmarks
+
 TIMEOUT = 3.0  # seconds to wait for a reply that must come
 
 T = TypeVar("T")
@@ -238,21 +240,6 @@ def assert_authority_has_soa(reply: dns.message.Message, zone: str, ttl: int) ->
 
 
 # --------------------------------------------------------------------------- ports, time
-
-
-def free_port() -> int:
-    """A port free for both UDP and TCP on 127.0.0.1 right now (DNS servers bind both)."""
-    for _ in range(50):
-        with socket.socket(socket.AF_INET, socket.SOCK_DGRAM) as udp:
-            udp.bind(("127.0.0.1", 0))
-            port = udp.getsockname()[1]
-            with socket.socket(socket.AF_INET, socket.SOCK_STREAM) as tcp:
-                try:
-                    tcp.bind(("127.0.0.1", port))
-                except OSError:
-                    continue
-                return port
-    raise RuntimeError("no port free for both UDP and TCP on 127.0.0.1")
 
 
 def wait_until(

@@ -267,9 +267,7 @@ def test_memo_holds_at_most_max_entries_replies(world):
                 h.handle(query(name, qtype, None), source, False)
                 h.handle(query(name, qtype, None), source, True)
                 tables = (*h.cache.exact.values(), *h.cache.by_source.values())
-                held = sum(
-                    1 if m[3] is None else len(m[3][0]) for t in tables for m in t.values()
-                )
+                held = sum(1 if m[3] is None else len(m[3][0]) for t in tables for m in t.values())
                 assert held <= 5
                 assert len(h.cache.answers) + held <= len(h.cache) <= 5
 
