@@ -90,16 +90,16 @@ class Handler:
             if by_source:
                 known = by_source.get((source, data[2:]))
         if known is not None and known[1] > cache.now():
-            tail, _, row, draw = known  # a draw: a random choice among finished replies
-            sent = data[:2] + (tail if draw is None else pick(draw, self.rng))
+            draw = known[3]  # a random choice: draw one of its finished replies
+            sent = data[:2] + (known[0] if draw is None else pick(draw, self.rng))
             cache.hits += 1
             observe = self._observe  # statistics (the query log turns replay off)
             if observe is not None:
-                observe(row[2], time.perf_counter() - start)
+                observe(known[2], time.perf_counter() - start)
             if not self.after_answer:
                 return sent
             facts = self.facts
-            facts.refill(row)
+            facts.refill(known[4], known[5], known[2], known[6])
         else:
             # Stages 2 to 4, parse, answer, finish: by the fast route when it can.
             facts = self.facts = Facts()

@@ -38,7 +38,7 @@ from dataclasses import dataclass, field
 from policies.base import IPAddress
 from resolver.query.client import ClientBits, source_address, source_bits, subnet_bits
 from resolver.query.querylog import rcode_label
-from resolver.query.stages import Facts, FactsRow
+from resolver.query.stages import Facts, Labels
 from resolver.wire import ecs
 from resolver.wire.names import Name
 from resolver.zones.model import RecordGroup
@@ -230,14 +230,15 @@ class AnswerCache:
 
 
 # A finished reply the same query bytes get again while the clock is below `until`:
-# (tail: the reply after the ID, empty for a draw; until; the facts of the query that
-# built it, for the modules after the answer; draw: for a random choice, every finished
-# reply it can give, after the ID). An exact tuple of bytes, floats, ints and strs, not a
-# class: the memo holds up to half of max_entries of them, and the garbage collector
-# stops tracking such tuples, where it rescans every instance of a class at each
+# (tail: the reply after the ID, empty for a draw; until; the metric labels; draw: for a
+# random choice, every finished reply it can give, after the ID; then, for the modules
+# after the answer, the facts of the query that built it: question, type code, ECS
+# scope). One flat exact tuple of bytes, floats, ints and strs, not a class: the memo
+# holds up to half of max_entries of them, and the garbage collector stops tracking such
+# tuples, where it rescans every instance of a class (or a tuple holding one) at each
 # old-generation collection (measured: 7 us more per new query with a dataclass here,
 # python -m bench.handler_paths, "new bytes").
-Finished = tuple[bytes, float, FactsRow, Draw | None]
+Finished = tuple[bytes, float, Labels, Draw | None, bytes, int, int]
 
 
 @dataclass(slots=True)
@@ -344,14 +345,23 @@ class Reuse:
             if not self._memo_room(size):
                 return  # more replies than the memo's share of the bound
         interned = self._replies
-        row = facts.row((facts.qtype, rcode_label(reply[3] & 0xF), facts.policy))
+        labels = (facts.qtype, rcode_label(reply[3] & 0xF), facts.policy)
         memo: Finished
         if drawn is None or draw is None:
             tail = reply[2:]
-            memo = (interned.setdefault(tail, tail), reusable.until, row, None)
+            memo = (
+                interned.setdefault(tail, tail),
+                reusable.until,
+                labels,
+                None,
+                facts.question,
+                facts.code,
+                facts.scope,
+            )
         else:
             replies = tuple(interned.setdefault(t[2:], t[2:]) for t in drawn)
-            memo = (b"", reusable.until, row, (replies, draw[1], draw[2]))
+            chances = (replies, draw[1], draw[2])
+            memo = (b"", reusable.until, labels, chances, facts.question, facts.code, facts.scope)
         if source is not None:
             self.by_source[tcp][(source, query)] = memo
         else:

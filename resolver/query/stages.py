@@ -29,10 +29,6 @@ from typing import Protocol
 from resolver.wire.ecs import ClientSubnet
 
 Labels = tuple[str, str, str]  # the metric labels: qtype, rcode, policy
-# What a replayed reply's modules see of the query that built it: the question, the type's
-# number, the metric labels and the ECS scope. An exact tuple of bytes, ints and strs (see
-# `reuse.Finished` for why).
-FactsRow = tuple[bytes, int, Labels, int]
 
 
 @dataclass(slots=True)
@@ -53,14 +49,11 @@ class Facts:
     subnet: ClientSubnet | None = None
     labels: Labels | None = None  # the metric labels, once statistics has worked them out
 
-    def row(self, labels: Labels) -> FactsRow:
-        return (self.question, self.code, labels, self.scope)
-
-    def refill(self, row: FactsRow) -> None:
-        """Become the facts of a replayed reply (no subnet: the query log never replays)."""
-        self.question, self.code, labels, self.scope = row
+    def refill(self, question: bytes, code: int, labels: Labels, scope: int) -> None:
+        """Become the facts of a replayed reply, from its memo entry (no subnet: the query
+        log, its only reader, turns replay off)."""
+        self.question, self.code, self.labels, self.scope = question, code, labels, scope
         self.qtype, _, self.policy = labels
-        self.labels = labels
         self.subnet = None
 
 
