@@ -346,6 +346,7 @@ class Reuse:
                 return  # more replies than the memo's share of the bound
         interned = self._replies
         labels = (facts.qtype, rcode_label(reply[3] & 0xF), facts.policy)
+        facts.labels = labels  # statistics, next at the after-answer stage, takes these
         memo: Finished
         if drawn is None or draw is None:
             tail = reply[2:]
