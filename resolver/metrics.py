@@ -34,6 +34,11 @@ MAX_LABEL_SETS = 2000
 OVERFLOW_SETS = 200
 OTHER = "OTHER"
 Labels = tuple[str, str, str]
+# Counters of events outside the answer path (rate limiting, TCP connections): family ->
+# (help, label name). A module that counts an event declares its family here and calls
+# Metrics.count(family, label value); the label values a family takes are fixed by its
+# caller, never by a client, so the counters stay bounded.
+EVENT_FAMILIES: dict[str, tuple[str, str]] = {}
 
 
 def admit(queries: Mapping[Labels, int], labels: Labels, cap: int) -> Labels:
@@ -61,6 +66,11 @@ class Metrics:
         self.cache_stats: Callable[[], tuple[int, int]] = lambda: (0, 0)
         # The latest counters reported by each worker process (--workers), added in.
         self.remote: dict[int, dict[str, Any]] = {}
+        self.events: Counter[tuple[str, str]] = Counter()
+
+    def count(self, family: str, label: str, n: int = 1) -> None:
+        """One (or n) more of an event of a family declared in EVENT_FAMILIES."""
+        self.events[family, label] += n
 
     def observe(self, labels: tuple[str, str, str], seconds: float) -> None:
         """One answered query: labels are (qtype, rcode, policy)."""
@@ -91,6 +101,7 @@ class Metrics:
             {check_id: state.healthy for check_id, state in self.health_states().items()},
             list(self.remote.values()),
             self.max_label_sets,
+            dict(self.events),
         )
 
     def render(self) -> bytes:
@@ -116,6 +127,7 @@ class Snapshot:
     healthy: dict[str, bool]
     remote: list[dict[str, Any]] = field(default_factory=list)
     max_label_sets: int = MAX_LABEL_SETS
+    events: dict[tuple[str, str], int] = field(default_factory=dict)
 
     def registry(self) -> CollectorRegistry:
         registry = CollectorRegistry(auto_describe=False)
@@ -179,3 +191,12 @@ class _Collector:
         )
         latency.add_metric([], buckets, latency_sum)
         yield latency
+        events: Counter[tuple[str, str]] = Counter(m.events)
+        for snapshot in m.remote:
+            events.update(snapshot.get("events", {}))
+        for family, (text, label) in sorted(EVENT_FAMILIES.items()):
+            counter = CounterMetricFamily(family, text, labels=[label])
+            for (name, value), count in sorted(events.items()):
+                if name == family:
+                    counter.add_metric([value], count)
+            yield counter

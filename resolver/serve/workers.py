@@ -297,6 +297,7 @@ class Worker:
                 "sum": metrics.latency_sum,
                 "hits": self.handler.cache.hits,
                 "misses": self.handler.cache.misses,
+                "events": dict(metrics.events),
             }
             if not channel.send(("metrics", self.number, snapshot)):
                 self.stopped.set()

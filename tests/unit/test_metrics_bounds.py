@@ -101,3 +101,26 @@ def test_a_large_scrape_does_not_hold_the_event_loop():
     assert worst_gap < min(0.5, took / 3), (
         f"the loop stalled {worst_gap:.3f}s of a {took:.3f}s render"
     )
+
+
+def test_event_counters_render_with_the_workers_counts_added_in(monkeypatch) -> None:
+    from resolver import metrics as metrics_module
+
+    monkeypatch.setitem(
+        metrics_module.EVENT_FAMILIES, "policydns_test_events", ("Test events", "kind")
+    )
+    m = Metrics()
+    m.count("policydns_test_events", "a")
+    m.count("policydns_test_events", "a")
+    m.count("policydns_test_events", "b", 5)
+    m.remote[1] = {
+        "queries": {},
+        "buckets": [0] * len(m.latency_buckets),
+        "sum": 0.0,
+        "hits": 0,
+        "misses": 0,
+        "events": {("policydns_test_events", "a"): 3},
+    }
+    text = m.render().decode()
+    assert 'policydns_test_events_total{kind="a"} 5.0' in text
+    assert 'policydns_test_events_total{kind="b"} 5.0' in text
