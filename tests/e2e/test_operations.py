@@ -645,7 +645,7 @@ async def test_twenty_reloads_under_udp_stream_lose_no_query(serve, zones_copy: 
     counter.drained.clear()
     if counter.pending:
         try:
-            await asyncio.wait_until(counter.drained.wait(), timeout=5)
+            await asyncio.wait_for(counter.drained.wait(), timeout=5)
         except TimeoutError:
             pass  # reported below as lost queries
     transport.close()
