@@ -17,7 +17,7 @@ from collections.abc import Callable
 
 from resolver.query import ratelimit
 from resolver.query.querylog import type_text
-from resolver.query.ratelimit import RateLimitSettings, Table
+from resolver.query.ratelimit import POSITIVE, RateLimitSettings, Table
 from resolver.query.stages import Facts
 from resolver.wire import fastpath, names
 
@@ -60,7 +60,10 @@ class Limiter:
         prefix = self.prefixes.key(source)
         if prefix is None:
             return reply  # exempt
-        kind, name = ratelimit.answer_class(reply, facts.question)
+        if reply[3] & 0x0F == 0 and (reply[6] or reply[7]):  # an answer: the common case
+            kind, name = POSITIVE, facts.question
+        else:
+            kind, name = ratelimit.answer_class(reply, facts.question)
         action = self.table.decide(prefix, name, kind, start)
         if self._timer is None:
             self._arm()
@@ -74,7 +77,7 @@ class Limiter:
             )
         if action & ratelimit.SLIP:
             self.count(FAMILY, "slipped")
-            return ratelimit.truncated(reply)
+            return ratelimit.truncated(reply, facts.question)
         self.count(FAMILY, "dropped")
         return None
 

@@ -38,10 +38,15 @@ PASS, DROP, SLIP, STARTED = 0, 1, 2, 4
 # A credit this close to 1 counts as 1: float sums of 1/rate steps must not suppress a
 # client that keeps exactly to the rate.
 EPSILON = 1e-9
+_ONE = 1.0 - EPSILON
 # Account keys of IPv6 prefixes carry this bit, so they never equal an IPv4 prefix's.
 V6_TAG = 1 << 129
 _SOA, _NS, _OPT = 6, 2, 41
-_MAX_POINTERS = 64  # compression pointers followed in one name before giving up
+_MAX_POINTERS = 64
+MEMO_SIZE = 4096  # addresses whose prefix key is remembered
+_UNKNOWN = (
+    -2
+)  # not in the memo (no key is -2)  # compression pointers followed in one name before giving up
 
 
 @dataclass(frozen=True, slots=True)
@@ -73,7 +78,7 @@ class RateLimitSettings:
 class Prefixes:
     """Client address text -> its prefix's account key (an int), or None when exempt.
 
-    inet_pton and a shift: no `ipaddress` object per query (about 0.3 us).
+    inet_pton and a shift, memoized by address text: no `ipaddress` object per query.
     """
 
     def __init__(self, settings: RateLimitSettings) -> None:
@@ -89,8 +94,19 @@ class Prefixes:
             into.add((shift, int(net.network_address) >> shift))
         self.shifts4 = sorted({s for s, _ in self.exempt4})
         self.shifts6 = sorted({s for s, _ in self.exempt6})
+        self.memo: dict[str, int | None] = {}
 
     def key(self, source: str) -> int | None:
+        """The account key of source's prefix; None when exempt. Memoized: a dict hit
+        (0.1 us) instead of parsing (about 1.5 us), the memo emptied when it fills."""
+        key = self.memo.get(source, _UNKNOWN)
+        if key is _UNKNOWN:
+            if len(self.memo) >= MEMO_SIZE:
+                self.memo.clear()
+            key = self.memo[source] = self._parse(source)
+        return key
+
+    def _parse(self, source: str) -> int | None:
         try:
             if ":" in source:
                 if source.startswith("::ffff:") and "." in source:
@@ -147,70 +163,79 @@ def _read_name(data: bytes, pos: int) -> bytes:
     raise ValueError("compression loop")
 
 
-def _records_start(reply: bytes) -> int:
-    """The offset of the first answer record: after the question(s)."""
+def _skip_records(reply: bytes, pos: int, count: int) -> int:
+    """The offset after count records from pos."""
+    for _ in range(count):
+        pos = pos + 2 if reply[pos] >= 0xC0 else _skip_name(reply, pos)
+        pos += 10 + (reply[pos + 8] << 8 | reply[pos + 9])
+    return pos
+
+
+def _question_end(reply: bytes, question: bytes) -> int:
+    """The offset after the reply's question: `question` is its lowercase copy."""
+    if question and reply[4:6] == b"\x00\x01":
+        return 12 + len(question)
     pos = 12
     for _ in range(reply[4] << 8 | reply[5]):
         pos = _skip_name(reply, pos) + 4
     return pos
 
 
-def _authority_owner(reply: bytes) -> tuple[int, bytes]:
-    """The type (SOA or NS) and owner of the first SOA or NS in the authority section,
-    or (0, b"") when there is none."""
-    pos = _records_start(reply)
-    count = (reply[6] << 8 | reply[7]) + (reply[8] << 8 | reply[9])
-    answers = reply[6] << 8 | reply[7]
-    for index in range(count):
-        owner = pos
-        pos = _skip_name(reply, pos)
-        rtype, rdlength = reply[pos] << 8 | reply[pos + 1], reply[pos + 8] << 8 | reply[pos + 9]
-        if index >= answers and rtype in (_SOA, _NS):
-            return rtype, _read_name(reply, owner)
-        pos += 10 + rdlength
-    return 0, b""
+def _authority_owner(reply: bytes, question: bytes) -> tuple[int, bytes]:
+    """The type (SOA or NS) and lowercase owner of the first record of the authority
+    section when it is an SOA or NS, else (0, b"")."""
+    pos = _skip_records(reply, _question_end(reply, question), reply[6] << 8 | reply[7])
+    if not (reply[8] or reply[9]):
+        return 0, b""
+    first = reply[pos]
+    end = pos + 2 if first >= 0xC0 else _skip_name(reply, pos)
+    rtype = reply[end] << 8 | reply[end + 1]
+    if rtype != _SOA and rtype != _NS:
+        return 0, b""
+    if first >= 0xC0 and question:
+        # Nearly always: a pointer into the question's name, already lowercase there.
+        offset = (first & 0x3F) << 8 | reply[pos + 1]
+        if 12 <= offset < 12 + len(question) - 4:
+            return rtype, question[offset - 12 : -4]
+    return rtype, _read_name(reply, pos)
 
 
 def answer_class(reply: bytes, question: bytes) -> tuple[int, bytes]:
     """The answer class of a reply and its account name within the prefix.
 
-    `question` is the lowercase wire question (name, type, class): the account of a
-    positive answer or NODATA. Names of other classes start with a letter, never a label
-    length (at most 63), so the classes cannot collide.
+    `question` is the lowercase wire question (name, type, class) the reply echoes: the
+    account of a positive answer or NODATA. Names of other classes start with a letter,
+    never a label length (at most 63), so the classes cannot collide.
     """
     rcode = reply[3] & 0x0F
     try:
         if rcode == 0:
             if reply[6] or reply[7] or not (reply[8] or reply[9]):
                 return POSITIVE, question
-            rtype, owner = _authority_owner(reply)
+            rtype, owner = _authority_owner(reply, question)
             if rtype == _NS:
                 return REFERRAL, b"R" + owner
             return POSITIVE, question
         if rcode == 3:
-            return NXDOMAIN, b"N" + _authority_owner(reply)[1]
+            return NXDOMAIN, b"N" + _authority_owner(reply, question)[1]
     except (IndexError, ValueError):  # not our reply's shape: count it with the errors
         pass
     return ERROR, b"E"
 
 
-def truncated(reply: bytes) -> bytes:
+def truncated(reply: bytes, question: bytes) -> bytes:
     """The slipped form of a reply: same ID, flags and question, TC set, no records but
     the OPT (so the client retries over TCP with EDNS as before)."""
-    ident, flags, qdcount = struct.unpack_from("!HHH", reply)
+    ident, flags, qdcount, ancount, nscount, arcount = struct.unpack_from("!6H", reply)
+    opt = b""
     try:
-        qend = _records_start(reply)
-        opt = b""
-        pos = qend
-        for _ in range(sum(struct.unpack_from("!HHH", reply, 6))):
-            start = pos
-            pos = _skip_name(reply, pos)
-            rtype, rdlength = struct.unpack_from("!H6xH", reply, pos)
-            pos += 10 + rdlength
-            if rtype == _OPT:
-                opt = reply[start:pos]
-    except (IndexError, struct.error):
-        qdcount, qend, opt = 0, 12, b""
+        qend = _question_end(reply, question)
+        if arcount:  # our OPT is the last record
+            start = _skip_records(reply, qend, ancount + nscount + arcount - 1)
+            if reply[start] == 0 and reply[start + 1 : start + 3] == b"\x00\x29":
+                opt = reply[start:]
+    except IndexError:
+        qdcount, qend = 0, 12
     head = struct.pack("!6H", ident, flags | 0x0200, qdcount, 0, 0, 1 if opt else 0)
     return head + reply[12:qend] + opt
 
@@ -269,12 +294,11 @@ class Table:
             accounts[key] = Account(rate - 1.0, now)
             return PASS
         accounts.move_to_end(key)
-        elapsed = now - account.last
-        credit = account.credit + elapsed * rate if elapsed > 0 else account.credit
+        credit = account.credit + (now - account.last) * rate  # now never goes back
         if credit > rate:
             credit = rate
         account.last = now
-        if credit >= 1.0 - EPSILON:
+        if credit >= _ONE:
             account.credit = credit - 1.0
             return PASS
         account.credit = credit
