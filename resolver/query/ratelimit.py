@@ -41,12 +41,10 @@ EPSILON = 1e-9
 _ONE = 1.0 - EPSILON
 # Account keys of IPv6 prefixes carry this bit, so they never equal an IPv4 prefix's.
 V6_TAG = 1 << 129
-_SOA, _NS, _OPT = 6, 2, 41
-_MAX_POINTERS = 64
+_SOA, _NS = 6, 2
+_MAX_POINTERS = 64  # compression pointers followed in one name before giving up
 MEMO_SIZE = 4096  # addresses whose prefix key is remembered
-_UNKNOWN = (
-    -2
-)  # not in the memo (no key is -2)  # compression pointers followed in one name before giving up
+_UNKNOWN = -2  # not in the memo (no key is -2)
 
 
 @dataclass(frozen=True, slots=True)
