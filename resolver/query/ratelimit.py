@@ -27,7 +27,7 @@ import struct
 from collections import OrderedDict
 from dataclasses import dataclass
 
-# BIND's default max-table-size: about 8 MB of accounts at most, whatever the sources.
+# BIND's default max-table-size: about 10 MB of accounts at most, whatever the sources.
 MAX_ACCOUNTS = 20000
 # The answer classes, indexes into Table.rates.
 POSITIVE, REFERRAL, NXDOMAIN, ERROR = 0, 1, 2, 3
@@ -248,7 +248,7 @@ class Account:
         self.last = now  # when credit was last brought up to date
         self.held = 0  # replies suppressed since it started being limited
         self.slipped = 0  # of those, sent truncated
-        self.since = 0.0  # when it started being limited; 0: not limited
+        self.since: float | None = None  # when it started being limited; None: it is not
         self.last_held = 0.0  # when it last suppressed a reply
 
 
@@ -303,7 +303,7 @@ class Table:
         account.held += 1
         account.last_held = now
         action = DROP
-        if not account.since:
+        if account.since is None:
             account.since = now
             self.limited[key] = account
             action |= STARTED
@@ -315,7 +315,7 @@ class Table:
 
     def _evict(self) -> None:
         key, account = self.accounts.popitem(last=False)
-        if account.since:
+        if account.since is not None:
             del self.limited[key]
             self.evicted_count += 1
             if len(self.evicted) < 100:
@@ -330,14 +330,14 @@ class Table:
             if now - account.last_held >= self.window:
                 del self.limited[key]
                 ended.append(_ended(key, account))
-                account.since = 0.0
+                account.since = None
                 account.held = account.slipped = 0
         accounts = self.accounts
         for _ in range(len(accounts)):
             key, account = next(iter(accounts.items()))
             if now - account.last < 1.0:
                 break
-            if account.since:
+            if account.since is not None:
                 accounts.move_to_end(key)  # limited and idle: kept until its window ends
             else:
                 del accounts[key]
@@ -345,7 +345,8 @@ class Table:
 
 
 def _ended(key: Key, account: Account) -> Ended:
-    return Ended(key, account.held, account.slipped, account.last_held - account.since)
+    since = account.last_held if account.since is None else account.since
+    return Ended(key, account.held, account.slipped, account.last_held - since)
 
 
 class LineBudget:
