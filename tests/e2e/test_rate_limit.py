@@ -182,6 +182,31 @@ def test_exempt_prefix_is_never_limited(server: ServerProcess):
     assert tally.full == tally.sent and tally.truncated == 0, tally
 
 
+def test_log_lines_stay_bounded_under_a_flood_from_many_prefixes(server: ServerProcess):
+    """200 sources in 200 /24s each go over the rate: at most a few start lines a second,
+    the rest summed in "and N more" lines that account for every one of them."""
+    prefixes = [f"127.{100 + i // 100}.{i % 100}" for i in range(200)]
+    wire = query_wire("mail.example.com")
+    started = time.monotonic()
+    for prefix in prefixes:
+        with socket.socket(socket.AF_INET, socket.SOCK_DGRAM) as sock:
+            sock.bind((f"{prefix}.1", 0))
+            for _ in range(RATE + 10):
+                sock.sendto(wire, (server.host, server.port))
+        time.sleep(0.01)  # 3,000 queries a second: none lost in the server's socket buffer
+    seconds = time.monotonic() - started
+
+    def starts() -> tuple[int, int]:
+        log = server.log()
+        lines = sum(log.count(f"rate limit: {p}.0/24 limited for mail") for p in prefixes)
+        more = sum(int(n) for n in re.findall(r"and (\d+) more prefixes and classes", log))
+        return lines, more
+
+    lines, more = wait_until(starts, "every start accounted for", holds=lambda c: sum(c) >= 200)
+    assert lines <= 5 * (seconds + 2), (lines, seconds)
+    assert lines + more == 200
+
+
 def test_reload_with_the_limit_off_stops_limiting(server: ServerProcess, tmp_path: Path):
     """Last in this module: it turns the limit off for the module's server."""
     config = Path(server.args[1])
