@@ -215,3 +215,16 @@ def test_reload_with_the_limit_off_stops_limiting(server: ServerProcess, tmp_pat
     wait_until(lambda: "reloaded example.com" in server.log(), "the reload")
     tally = blast(server, "127.0.3.1", ["www.example.com"], 500, 1.0)
     assert tally.full == tally.sent and tally.truncated == 0, tally
+
+
+def test_with_workers_each_process_limits(start_server, tmp_path: Path):
+    """--workers 2: whichever process the kernel hands a client's socket to limits it
+    (six clients on six sockets: both processes get some, but for a 1 in 32 chance)."""
+    config = tmp_path / "policydns.yaml"
+    config.write_text(CONFIG)
+    server = start_server("--config", str(config), "--listen", "127.0.0.1:0", "--workers", "2")
+    for i in range(6):
+        tally = blast(server, f"127.0.{20 + i}.1", ["www.example.com"], 1000, 0.5)
+        assert tally.sent >= 250, tally
+        assert tally.full <= RATE * (tally.seconds + 1.5), tally
+        assert tally.truncated >= 0.4 * (tally.sent - tally.full), tally
