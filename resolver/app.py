@@ -20,6 +20,7 @@ from resolver.metrics import Metrics
 from resolver.query.chaos import Chaos
 from resolver.query.engine import Resolver
 from resolver.query.handler import Handler
+from resolver.query.limiter import Limiter, place
 from resolver.query.location import Locator
 from resolver.query.reuse import Reuse
 from resolver.serve import heap, sdnotify, workers
@@ -86,15 +87,22 @@ def make_locator(config: Config) -> Locator:
 
 
 def apply_loaded(
-    handler: Handler, server: DnsServer, config: Config, zone_set: ZoneSet, locator: Locator
+    handler: Handler,
+    server: DnsServer,
+    config: Config,
+    zone_set: ZoneSet,
+    locator: Locator,
+    limiter: Limiter,
 ) -> None:
     """Put one loaded configuration into a running process's handler and listeners.
 
     The one place a reload changes how a process answers, used alike by the main process
     and by every worker (which builds its own locator): zones, chaos texts, ECS, the
-    locator, the cache bound and the TCP settings. Log settings are command-line flags,
-    fixed for the process's life. The swap comes last: it empties every cached answer.
+    locator, the cache bound, the TCP settings and rate limiting (its accounts kept when
+    its settings did not change). Log settings are command-line flags, fixed for the
+    process's life. The swap comes last: it empties every cached answer.
     """
+    place(handler.after_answer, limiter, config.rate_limit)
     handler.locator = locator
     handler.use_ecs = config.ecs
     handler.chaos = chaos_of(config)
@@ -104,7 +112,8 @@ def apply_loaded(
 
 
 def build_handler(loaded: Loaded, health: Any, metrics: Metrics, log_queries: bool) -> Handler:
-    """The query handler for one process, from what one load produced."""
+    """The query handler for one process, from what one load produced (rate limiting
+    comes from `build_limiter`)."""
     config = loaded.config
     return Handler(
         Resolver(loaded.zone_set),
@@ -116,6 +125,13 @@ def build_handler(loaded: Loaded, health: Any, metrics: Metrics, log_queries: bo
         log_queries,
         Reuse(config.cache_max_entries),
     )
+
+
+def build_limiter(handler: Handler, config: Config, metrics: Metrics) -> Limiter:
+    """One process's rate limiter, in the handler's after-answer list when it is on."""
+    limiter = Limiter(config.rate_limit, metrics.count)
+    place(handler.after_answer, limiter, config.rate_limit)
+    return limiter
 
 
 def run_loop(coro: Any) -> None:
@@ -144,6 +160,7 @@ class App:
         self.checker = HealthChecker(self.loaded.zone_set.health_checks, self._health_changed)
         self.metrics.health_states = self.checker.states
         self.handler = build_handler(self.loaded, self.checker.view(), self.metrics, log_queries)
+        self.limiter = build_limiter(self.handler, config, self.metrics)
         self.metrics.cache_stats = lambda: (self.handler.cache.hits, self.handler.cache.misses)
         self.server = DnsServer(self.handler.handle, config.tcp)
         self.workers: list[workers.WorkerLink] = []
@@ -159,10 +176,13 @@ class App:
         self._preset = workers.bind_shared(config.listen)
 
         def run_worker(number: int, sock: socket.socket, addresses: list[ListenAddress]) -> None:
-            handler = build_handler(self.loaded, self.checker.view(), Metrics(), self.log_queries)
+            metrics = Metrics()
+            handler = build_handler(self.loaded, self.checker.view(), metrics, self.log_queries)
+            limiter = build_limiter(handler, self.loaded.config, metrics)
 
             def apply(config: Config, zone_set: ZoneSet) -> None:
-                apply_loaded(handler, worker.server, config, zone_set, make_locator(config))
+                locator = make_locator(config)
+                apply_loaded(handler, worker.server, config, zone_set, locator, limiter)
 
             worker = workers.Worker(number, sock, handler, config.tcp, apply)
             run_loop(worker.run(addresses))
@@ -322,7 +342,9 @@ class App:
                 log.warning("listen and http addresses change only on restart")
             self.loaded = loaded
             waits = await self._send_reload(config, loaded.zone_set)
-            apply_loaded(self.handler, self.server, config, loaded.zone_set, loaded.locator)
+            apply_loaded(
+                self.handler, self.server, config, loaded.zone_set, loaded.locator, self.limiter
+            )
             await self.checker.update(loaded.zone_set.health_checks)
             view = self.checker.view()
             self.handler.health_changed(view, list(loaded.zone_set.health_checks))

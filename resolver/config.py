@@ -17,7 +17,9 @@ from typing import Any
 from policies.base import is_int, is_number
 from resolver.config_geo import GeoSections
 from resolver.config_planned import PlannedSections
+from resolver.config_ratelimit import RateLimitSection
 from resolver.errors import LoadError, LoadFailed
+from resolver.query.ratelimit import RateLimitSettings
 from resolver.serve.listen import ListenAddress, TcpSettings, parse_address
 from resolver.zones.yamlsource import SourceDict, YamlSourceError, load
 
@@ -30,7 +32,6 @@ MIN_TOKEN_LENGTH = 16
 NOT_IMPLEMENTED: tuple[str, ...] = (
     "forwarders",
     "allow_recursion",
-    "rate_limit",
     "query_log",
     "route53",
     "cache.min_ttl",
@@ -54,7 +55,7 @@ class Config:
     cache_max_entries: int = 100000
     forwarders: tuple[ListenAddress, ...] = ()
     allow_recursion: tuple[str, ...] = ("127.0.0.0/8", "::1/128")
-    responses_per_second: int = 0
+    rate_limit: RateLimitSettings = field(default_factory=RateLimitSettings)
     chaos_version: str | None = None  # None: the default "policydns VERSION"
     chaos_id: str | None = None  # None: the host name
     chaos_enabled: bool = True
@@ -116,7 +117,7 @@ _HOST_NAME_RE = re.compile(
 )
 
 
-class _ConfigReader(GeoSections, PlannedSections):
+class _ConfigReader(GeoSections, PlannedSections, RateLimitSection):
     """Reads one config file: each top-level key by the method named after it."""
 
     def __init__(self, path: Path) -> None:

@@ -1,25 +1,13 @@
-"""The config's sections for features still to land (forwarding, rate limiting, the query
-log, Route 53): checked for shape now, so a config written today keeps loading."""
+"""The config's sections for features still to land (forwarding, the query log,
+Route 53): checked for shape now, so a config written today keeps loading."""
 
 from __future__ import annotations
 
 import ipaddress
 from typing import Any
 
-from policies.base import is_int
 from resolver.config_reader import SectionReader
 from resolver.zones.yamlsource import SourceDict
-
-RATE_LIMIT_KEYS = {
-    "responses_per_second",
-    "nxdomains_per_second",
-    "errors_per_second",
-    "window",
-    "slip",
-    "ipv4_prefix",
-    "ipv6_prefix",
-    "exempt",
-}
 
 
 class PlannedSections(SectionReader):
@@ -45,38 +33,6 @@ class PlannedSections(SectionReader):
             except ValueError as exc:
                 self.error(line, "allow_recursion", f"bad CIDR {item!r}: {exc}")
         out["allow_recursion"] = tuple(str(i) for i in value)
-
-    def _rate_limit(self, value: Any, line: int, out: dict) -> None:
-        if not self._mapping(
-            value, line, "rate_limit", RATE_LIMIT_KEYS, "must be {responses_per_second: N, ...}"
-        ):
-            return
-        for key in ("nxdomains_per_second", "errors_per_second"):
-            rate = value.get(key)
-            if rate is not None and (not is_int(rate) or rate < 0):
-                self.error(line, f"rate_limit.{key}", "must be a non-negative integer or null")
-        for key, low, high in (("window", 1, 3600), ("slip", 0, 10)):
-            item = value.get(key, low)
-            if not is_int(item) or not low <= item <= high:
-                self.error(line, f"rate_limit.{key}", f"must be an integer {low}..{high}")
-        for key, high in (("ipv4_prefix", 32), ("ipv6_prefix", 128)):
-            item = value.get(key, 0)
-            if not is_int(item) or not 0 <= item <= high:
-                self.error(line, f"rate_limit.{key}", f"must be a prefix length 0..{high}")
-        exempt = value.get("exempt", [])
-        if not isinstance(exempt, list):
-            self.error(line, "rate_limit.exempt", "must be a list of CIDR blocks")
-        else:
-            for item in exempt:
-                try:
-                    ipaddress.ip_network(str(item), strict=True)
-                except ValueError as exc:
-                    self.error(line, "rate_limit.exempt", f"bad CIDR {item!r}: {exc}")
-        rps = value.get("responses_per_second", 0)
-        if not is_int(rps) or rps < 0:
-            self.error(line, "rate_limit.responses_per_second", "must be a non-negative integer")
-            return
-        out["responses_per_second"] = rps
 
     def _query_log(self, value: Any, line: int, out: dict) -> None:
         if not self._mapping(

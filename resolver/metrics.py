@@ -38,7 +38,9 @@ Labels = tuple[str, str, str]
 # (help, label name). A module that counts an event declares its family here and calls
 # Metrics.count(family, label value); the label values a family takes are fixed by its
 # caller, never by a client, so the counters stay bounded.
-EVENT_FAMILIES: dict[str, tuple[str, str]] = {}
+EVENT_FAMILIES: dict[str, tuple[str, str]] = {
+    "policydns_rate_limited": ("UDP replies held back by rate limiting", "action"),
+}
 
 
 def admit(queries: Mapping[Labels, int], labels: Labels, cap: int) -> Labels:

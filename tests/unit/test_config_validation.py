@@ -9,6 +9,7 @@ import pytest
 
 from resolver.config import Config, load_config
 from resolver.errors import LoadError, LoadFailed
+from resolver.query.ratelimit import RateLimitSettings
 from resolver.serve.listen import ListenAddress, TcpSettings, parse_address
 
 
@@ -462,7 +463,7 @@ def test_spec_example_config_values(tmp_path: Path):
     assert config.cache_max_entries == 100000
     assert config.forwarders == ()
     assert set(config.allow_recursion) == {"127.0.0.0/8", "::1/128", "10.0.0.0/8"}
-    assert config.responses_per_second == 0
+    assert config.rate_limit == RateLimitSettings()
     assert config.chaos_version == "dns server"
     assert config.chaos_id == ""
     assert config.tcp == TcpSettings(5.0, 64)

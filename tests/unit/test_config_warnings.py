@@ -26,7 +26,6 @@ from tests.serverproc import REPO
 EXAMPLES = {
     "forwarders": 'forwarders: ["127.0.0.1:5301"]',
     "allow_recursion": "allow_recursion: [127.0.0.0/8]",
-    "rate_limit": "rate_limit: {responses_per_second: 5, window: 15, slip: 2, exempt: []}",
     "query_log": "query_log: {format: route53, file: null}",
     "route53": "route53: {state_dir: /var/lib/x, credentials: {AKIAEXAMPLEKEY: /etc/x}}",
     "cache.min_ttl": "cache: {min_ttl: 5}",
@@ -155,13 +154,13 @@ def run_cli(*args: str) -> subprocess.CompletedProcess:
 def test_check_prints_the_warnings_and_succeeds(tmp_path: Path):
     zone = tmp_path / "w.yaml"
     zone.write_text("zone: w.test\nrecords:\n  www: [{type: A, values: [192.0.2.1]}]\n")
-    path = write(tmp_path, f"zones: [{zone}]\nforwarders: []\nrate_limit: {{}}\n")
+    path = write(tmp_path, f"zones: [{zone}]\nforwarders: []\nquery_log: {{}}\n")
     done = run_cli("check", "--config", str(path))
     assert done.returncode == 0, done.stderr
     found = [m.groupdict() for m in WARNING_RE.finditer(done.stderr)]
     assert found == [
         {"file": str(path), "line": "2", "key": "forwarders"},
-        {"file": str(path), "line": "3", "key": "rate_limit"},
+        {"file": str(path), "line": "3", "key": "query_log"},
     ], done.stderr
     assert re.match(r"w\.test: \d+ record sets", done.stdout), done.stdout
 
