@@ -145,7 +145,7 @@ class App:
         self.metrics.health_states = self.checker.states
         self.handler = build_handler(self.loaded, self.checker.view(), self.metrics, log_queries)
         self.metrics.cache_stats = lambda: (self.handler.cache.hits, self.handler.cache.misses)
-        self.server = DnsServer(self.handler.handle, config.tcp)
+        self.server = DnsServer(self.handler.handle, config.tcp, count=self.metrics.count)
         self.workers: list[workers.WorkerLink] = []
         self._preset: list | None = None
         self._reload_sequence = 0

@@ -23,6 +23,8 @@ from prometheus_client.core import (
 )
 from prometheus_client.exposition import generate_latest
 
+from resolver.serve.admission import REFUSED_FAMILY, TIMED_OUT_FAMILY
+
 # Answer latency buckets in seconds: 10 us .. 100 ms.
 BUCKETS = (1e-5, 2.5e-5, 5e-5, 1e-4, 2.5e-4, 5e-4, 1e-3, 2.5e-3, 5e-3, 1e-2, 2.5e-2, 0.1)
 FIRST_BUCKET = BUCKETS[0]
@@ -38,7 +40,10 @@ Labels = tuple[str, str, str]
 # (help, label name). A module that counts an event declares its family here and calls
 # Metrics.count(family, label value); the label values a family takes are fixed by its
 # caller, never by a client, so the counters stay bounded.
-EVENT_FAMILIES: dict[str, tuple[str, str]] = {}
+EVENT_FAMILIES: dict[str, tuple[str, str]] = {
+    REFUSED_FAMILY: ("TCP connections closed at accept: a connection cap was reached", "reason"),
+    TIMED_OUT_FAMILY: ("TCP connections the server closed on a timeout", "reason"),
+}
 
 
 def admit(queries: Mapping[Labels, int], labels: Labels, cap: int) -> Labels:
