@@ -26,13 +26,13 @@ REFUSED = "policydns_tcp_connections_refused_total"
 TIMED_OUT = "policydns_tcp_connections_timed_out_total"
 
 
-def start(start_server, tmp_path: Path, tcp: str):
+def start(start_server, tmp_path: Path, tcp: str, *args: str):
     """A server with the given `tcp:` settings and the HTTP API (for /metrics)."""
     config = tmp_path / "policydns.yaml"
     config.write_text(f"tcp: {tcp}\n")
     srv = start_server(
         "--config", str(config), "--zones", str(ZONES), "--listen", "127.0.0.1:0",
-        "--http", "127.0.0.1:0",
+        "--http", "127.0.0.1:0", *args,
     )  # fmt: skip
     return srv, srv.http_port()
 
@@ -247,6 +247,27 @@ def test_overall_cap(start_server, tmp_path):
         answers(held[3], 34)
     finally:
         for sock in held:
+            sock.close()
+
+
+def test_caps_hold_per_worker_and_workers_refusals_reach_metrics(start_server, tmp_path):
+    """With --workers 2 each process keeps its own caps (the kernel spreads connections
+    over them), and the refusals a worker counts show in the main process's /metrics."""
+    srv, http = start(
+        start_server, tmp_path, "{idle_timeout: 10, max_per_client: 1}", "--workers", "2"
+    )
+    socks = [connect_from(srv) for _ in range(12)]
+    try:
+        refused = sum(closed_by_server(sock, 1.0) for sock in socks)
+        assert 10 <= refused <= 11, f"{12 - refused} of 12 admitted with max_per_client 1"
+        wait_until(
+            lambda: counter(http, REFUSED, "max_per_client"),
+            f"{refused} refusals in /metrics",
+            holds=lambda total: total == refused,
+            interval=0.2,
+        )
+    finally:
+        for sock in socks:
             sock.close()
 
 
