@@ -225,6 +225,14 @@ def test_per_client_cap(start_server, tmp_path):
         assert "from 127.0.0.1 refused: max_per_client (3) reached" in lines[0]
         held.pop().close()  # a slot frees once the server sees the close
         wait_until(lambda: admitted(srv), "a freed per-client slot", timeout=5)
+        # The burst's other 20 refusals come as one summary line once the 10 s are over.
+        summary = wait_until(
+            lambda: re.findall(r"refused \d+ more TCP connections.*", srv.log()),
+            "the refusal summary line",
+            timeout=15,
+            interval=0.2,
+        )
+        assert summary == ["refused 20 more TCP connections at a cap (max_per_client 20)"]
     finally:
         for sock in held:
             sock.close()
