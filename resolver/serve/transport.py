@@ -32,8 +32,8 @@ CountFn = Callable[[str, str], None]  # Metrics.count: (family, label)
 # none hits a cache. When answers become asynchronous, a round must still await its
 # answers before the next one is read, so the cap keeps its meaning.
 MAX_IN_FLIGHT = 32
-# A round also ends once its replies reach this many bytes: large answers do not make a
-# round, and so a connection's memory, bigger than about twice the write high-water mark.
+# A round also ends once its replies reach this many bytes, so large answers cannot make
+# a round (and so a connection's memory) much bigger than the write high-water mark.
 ROUND_BYTES = 64 * 1024
 # Bytes of replies a transport holds before drain() waits (asyncio's default, explicit):
 # above it the connection stops reading until the client takes its replies.
@@ -129,6 +129,7 @@ class TcpListener:
             self._flush = loop.call_at(self.refusals.quiet_until, self._log_summary)
 
     def close(self) -> None:
+        """On shutdown: no summary is logged after the listener stops."""
         if self._flush is not None:
             self._flush.cancel()
             self._flush = None
@@ -146,12 +147,12 @@ class TcpListener:
         the previous round's replies being written (a deadline, not a per-read timeout: a
         client trickling bytes is cut off). Pipelined queries (RFC 7766 6.2.1.1) are taken
         MAX_IN_FLIGHT (or ROUND_BYTES of replies) at a time and cost one write per round;
-        the next round waits until the transport's buffer is below its low-water mark, so
-        a client that never reads stops being read (its queries queue in its own socket,
-        not in our memory) and is cut off when a write does not finish within
-        idle_timeout. Between rounds the connection yields to the event loop, so one
-        client's 64 KiB of queries cannot hold up everyone else; replies keep the order
-        of the queries.
+        once the transport holds over WRITE_HIGH_WATER bytes, the next round waits until
+        it is below its low-water mark, so a client that never reads stops being read
+        (its queries queue in the kernel, not in our memory) and is cut off when a write
+        does not finish within idle_timeout. Between rounds the connection yields to the
+        event loop, so one client's 64 KiB of queries cannot hold up everyone else;
+        replies keep the order of the queries.
         """
         loop = asyncio.get_running_loop()
         writer.transport.set_write_buffer_limits(high=WRITE_HIGH_WATER)
