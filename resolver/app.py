@@ -162,7 +162,7 @@ class App:
         self.handler = build_handler(self.loaded, self.checker.view(), self.metrics, log_queries)
         self.limiter = build_limiter(self.handler, config, self.metrics)
         self.metrics.cache_stats = lambda: (self.handler.cache.hits, self.handler.cache.misses)
-        self.server = DnsServer(self.handler.handle, config.tcp)
+        self.server = DnsServer(self.handler.handle, config.tcp, count=self.metrics.count)
         self.workers: list[workers.WorkerLink] = []
         self._preset: list | None = None
         self._reload_sequence = 0

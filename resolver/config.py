@@ -37,7 +37,6 @@ NOT_IMPLEMENTED: tuple[str, ...] = (
     "cache.min_ttl",
     "cache.max_ttl",
     "cache.serve_stale",
-    "tcp.max_per_client",
 )
 
 
@@ -107,9 +106,7 @@ TOP_KEYS = {
     "route53",
 }
 CACHE_KEYS = {"max_entries"} | {k[6:] for k in NOT_IMPLEMENTED if k.startswith("cache.")}
-TCP_KEYS = {"idle_timeout", "max_connections"} | {
-    k[4:] for k in NOT_IMPLEMENTED if k.startswith("tcp.")
-}
+TCP_KEYS = {"idle_timeout", "max_connections", "max_per_client"}
 # A Host name: DNS labels (letters, digits, hyphens, underscores), an IPv4 address, or an
 # IPv6 address in brackets. No port, no scheme, no wildcard.
 _HOST_NAME_RE = re.compile(
@@ -294,21 +291,25 @@ class _ConfigReader(GeoSections, PlannedSections, RateLimitSection):
             line,
             "tcp",
             TCP_KEYS,
-            "must be {idle_timeout: SECONDS, max_connections: N}",
+            "must be {idle_timeout: SECONDS, max_connections: N, max_per_client: N}",
         ):
             return
-        per_client = value.get("max_per_client", 1)
-        if not is_int(per_client) or per_client < 1:
-            self.error(line, "tcp.max_per_client", "must be a positive integer")
         defaults = TcpSettings()
         idle = value.get("idle_timeout", defaults.idle_timeout)
         cap = value.get("max_connections", defaults.max_connections)
+        per_client = value.get("max_per_client", defaults.max_per_client)
+        ok = True
         if not is_number(idle) or idle <= 0:
             self.error(line, "tcp.idle_timeout", "must be a positive number of seconds")
-        elif not is_int(cap) or cap < 1:
+            ok = False
+        if not is_int(cap) or cap < 1:
             self.error(line, "tcp.max_connections", "must be a positive integer")
-        else:
-            out["tcp"] = TcpSettings(float(idle), cap)
+            ok = False
+        if not is_int(per_client) or per_client < 1:
+            self.error(line, "tcp.max_per_client", "must be a positive integer")
+            ok = False
+        if ok:
+            out["tcp"] = TcpSettings(float(idle), cap, per_client)
 
 
 def normalize_host_name(text: str) -> str | None:

@@ -23,6 +23,9 @@ from prometheus_client.core import (
 )
 from prometheus_client.exposition import generate_latest
 
+from resolver.query.limiter import FAMILY as RATE_LIMITED_FAMILY
+from resolver.serve.admission import REFUSED_FAMILY, TIMED_OUT_FAMILY
+
 # Answer latency buckets in seconds: 10 us .. 100 ms.
 BUCKETS = (1e-5, 2.5e-5, 5e-5, 1e-4, 2.5e-4, 5e-4, 1e-3, 2.5e-3, 5e-3, 1e-2, 2.5e-2, 0.1)
 FIRST_BUCKET = BUCKETS[0]
@@ -39,7 +42,9 @@ Labels = tuple[str, str, str]
 # Metrics.count(family, label value); the label values a family takes are fixed by its
 # caller, never by a client, so the counters stay bounded.
 EVENT_FAMILIES: dict[str, tuple[str, str]] = {
-    "policydns_rate_limited": ("UDP replies held back by rate limiting", "action"),
+    RATE_LIMITED_FAMILY: ("UDP replies held back by rate limiting", "action"),
+    REFUSED_FAMILY: ("TCP connections closed at accept: a connection cap was reached", "reason"),
+    TIMED_OUT_FAMILY: ("TCP connections the server closed on a timeout", "reason"),
 }
 
 

@@ -44,3 +44,4 @@ def parse_address(text: str) -> ListenAddress:
 class TcpSettings:
     idle_timeout: float = 10.0  # RFC 7766 suggests seconds, not minutes, under load
     max_connections: int = 256
+    max_per_client: int = 32  # per client address (SPEC 3)

@@ -13,14 +13,36 @@ import socket
 import struct
 from collections.abc import Callable
 
+from resolver.serve.admission import (
+    MAX_CONNECTIONS,
+    REFUSED_FAMILY,
+    TIMED_OUT_FAMILY,
+    Admission,
+    RefusalLog,
+)
 from resolver.serve.listen import ListenAddress, TcpSettings
 
 log = logging.getLogger("policydns.server")
 
 HandleFn = Callable[[bytes, str, bool], "bytes | None"]
-# Pipelined TCP queries answered before a connection yields to the event loop: 32 take
-# a few milliseconds even when none hits a cache.
-BATCH = 32
+CountFn = Callable[[str, str], None]  # Metrics.count: (family, label)
+# Queries per connection read but not yet answered and written (RFC 7766 6.2.1.2): a
+# round of pipelined queries is at most this many, and the next round is read only once
+# the round's replies are taken by the transport. 32 take a few milliseconds even when
+# none hits a cache. When answers become asynchronous, a round must still await its
+# answers before the next one is read, so the cap keeps its meaning.
+MAX_IN_FLIGHT = 32
+# A round also ends once its replies reach this many bytes, so large answers cannot make
+# a round (and so a connection's memory) much bigger than the write high-water mark.
+ROUND_BYTES = 64 * 1024
+# Bytes of replies a transport holds before drain() waits (asyncio's default, explicit):
+# above it the connection stops reading until the client takes its replies.
+WRITE_HIGH_WATER = 64 * 1024
+READ_SIZE = 65536
+# Why the server closed a connection on time: labels of TIMED_OUT_FAMILY.
+IDLE = "idle"  # no byte of a next query in idle_timeout
+MESSAGE_DEADLINE = "message_deadline"  # a query begun but not complete in idle_timeout
+WRITE = "write"  # replies not taken by the client in idle_timeout
 
 
 class UdpProtocol(asyncio.DatagramProtocol):
@@ -44,42 +66,73 @@ class UdpProtocol(asyncio.DatagramProtocol):
 
 
 class TcpListener:
-    """Length-prefixed DNS over TCP: pipelined queries, idle timeout, connection cap."""
+    """Length-prefixed DNS over TCP (RFC 7766): pipelined queries, a deadline for each
+    message, caps on connections overall and per client, backpressure on replies."""
 
-    def __init__(self, handle: HandleFn, settings: TcpSettings) -> None:
+    def __init__(self, handle: HandleFn, settings: TcpSettings, count: CountFn) -> None:
         self.handle = handle
-        self.settings = settings
+        self.settings = settings  # replaced whole on reload; read anew at each use
+        self.count = count
+        self.admission = Admission()
+        self.refusals = RefusalLog()
+        self._flush: asyncio.TimerHandle | None = None  # the pending refusal summary
         self.connections: set[asyncio.Task] = set()
         # Connections waiting for the start of a query: safe to close on shutdown.
         self.idle: set[asyncio.Task] = set()
 
     async def serve(self, reader: asyncio.StreamReader, writer: asyncio.StreamWriter) -> None:
-        peer = writer.get_extra_info("peername") or ("?",)
-        if len(self.connections) >= self.settings.max_connections:
-            log.warning(
-                "TCP connection cap (%d) reached; closing %s",
-                self.settings.max_connections,
-                peer[0],
-            )
-            writer.close()
+        peer = (writer.get_extra_info("peername") or ("?",))[0]
+        settings = self.settings
+        refused = self.admission.admit(peer, settings.max_connections, settings.max_per_client)
+        if refused is not None:
+            self._refuse(refused, peer, settings)
+            writer.close()  # a listening socket cannot refuse: accepted, closed at once
             return
         task = asyncio.current_task()
         if task is None:  # asyncio.start_server runs each connection in its own task
+            self.admission.release(peer)
             raise RuntimeError("a TCP connection must be served in a task")
         self.connections.add(task)
         try:
-            await self._session(reader, writer, peer[0], task)
+            await self._session(reader, writer, peer, task)
         except (ConnectionError, asyncio.IncompleteReadError, TimeoutError):
             pass
         except asyncio.CancelledError:
             pass
         except Exception:
-            log.exception("TCP connection from %s failed", peer[0])
+            log.exception("TCP connection from %s failed", peer)
         finally:
             self.connections.discard(task)
+            self.admission.release(peer)
             writer.close()
             with contextlib.suppress(Exception):
                 await writer.wait_closed()
+
+    def _refuse(self, reason: str, peer: str, settings: TcpSettings) -> None:
+        """Count a refused connection; log it only as RefusalLog allows."""
+        self.count(REFUSED_FAMILY, reason)
+        cap = settings.max_connections if reason == MAX_CONNECTIONS else settings.max_per_client
+        loop = asyncio.get_running_loop()
+        line = self.refusals.refused(reason, peer, cap, loop.time())
+        if line is not None:
+            log.warning("%s", line)
+        if self.refusals.pending and self._flush is None:
+            self._flush = loop.call_at(self.refusals.quiet_until, self._log_summary)
+
+    def _log_summary(self) -> None:
+        self._flush = None
+        loop = asyncio.get_running_loop()
+        line = self.refusals.due(loop.time())
+        if line is not None:
+            log.warning("%s", line)
+        elif self.refusals.pending:  # woken a little early: try again at the right time
+            self._flush = loop.call_at(self.refusals.quiet_until, self._log_summary)
+
+    def close(self) -> None:
+        """On shutdown: no summary is logged after the listener stops."""
+        if self._flush is not None:
+            self._flush.cancel()
+            self._flush = None
 
     async def _session(
         self,
@@ -88,49 +141,70 @@ class TcpListener:
         peer: str,
         task: asyncio.Task,
     ) -> None:
-        """Answer the complete queries of each read in batches, writing each batch at once.
+        """Answer the complete queries of each read in rounds, writing each round at once.
 
-        Pipelined queries (RFC 7766 6.2.1.1) cost one write per batch, not per query. After
-        each batch of BATCH queries the connection yields to the event loop, so one client's
-        64 KiB of queries cannot hold up everyone else's answers; replies keep the order of
-        the queries. The idle timeout (read anew each time: reloads change it) bounds
-        waiting for data and waiting to write, so a client that stops reading cannot hold
-        its connection slot.
+        Each message must be complete within idle_timeout of the connection's start or of
+        the previous round's replies being written (a deadline, not a per-read timeout: a
+        client trickling bytes is cut off). Pipelined queries (RFC 7766 6.2.1.1) are taken
+        MAX_IN_FLIGHT (or ROUND_BYTES of replies) at a time and cost one write per round;
+        once the transport holds over WRITE_HIGH_WATER bytes, the next round waits until
+        it is below its low-water mark, so a client that never reads stops being read
+        (its queries queue in the kernel, not in our memory) and is cut off when a write
+        does not finish within idle_timeout. Between rounds the connection yields to the
+        event loop, so one client's 64 KiB of queries cannot hold up everyone else;
+        replies keep the order of the queries.
         """
+        loop = asyncio.get_running_loop()
+        writer.transport.set_write_buffer_limits(high=WRITE_HIGH_WATER)
         buffer = bytearray()
+        deadline = loop.time() + self.settings.idle_timeout
         while True:
-            async with asyncio.timeout(self.settings.idle_timeout):
-                if not buffer:
-                    self.idle.add(task)  # between queries: safe to close on shutdown
-                try:
-                    chunk = await reader.read(65536)
-                finally:
-                    self.idle.discard(task)
+            if not buffer:
+                self.idle.add(task)  # between queries: safe to close on shutdown
+            try:
+                async with asyncio.timeout_at(deadline):
+                    chunk = await reader.read(READ_SIZE)
+            except TimeoutError:
+                self._timed_out(MESSAGE_DEADLINE if buffer else IDLE, peer)
+                return
+            finally:
+                self.idle.discard(task)
             if not chunk:
                 return
             buffer += chunk
             start = 0  # the first byte not yet answered
             while True:
                 replies: list[bytes] = []
-                answered = 0
-                while answered < BATCH and len(buffer) - start >= 2:
+                taken = size = 0
+                while taken < MAX_IN_FLIGHT and size < ROUND_BYTES and len(buffer) - start >= 2:
                     end = start + 2 + (buffer[start] << 8 | buffer[start + 1])
                     if len(buffer) < end:
                         break
                     message = bytes(buffer[start + 2 : end])
                     start = end
-                    answered += 1
+                    taken += 1
                     reply = self.handle(message, peer, True)
                     if reply is not None:
                         replies.append(struct.pack("!H", len(reply)) + reply)
+                        size += len(reply)
                 if replies:
                     writer.write(b"".join(replies))
-                    async with asyncio.timeout(self.settings.idle_timeout):
-                        await writer.drain()  # backpressure: a client that reads slowly waits
-                if answered < BATCH:
+                    try:
+                        async with asyncio.timeout(self.settings.idle_timeout):
+                            await writer.drain()  # waits only above the high-water mark
+                    except TimeoutError:
+                        self._timed_out(WRITE, peer)
+                        return
+                if taken:
+                    deadline = loop.time() + self.settings.idle_timeout
+                if taken < MAX_IN_FLIGHT and size < ROUND_BYTES:
                     break  # no complete query left in the buffer
-                await asyncio.sleep(0)  # let other clients' queries in between batches
+                await asyncio.sleep(0)  # let other clients' queries in between rounds
             del buffer[:start]
+
+    def _timed_out(self, reason: str, peer: str) -> None:
+        self.count(TIMED_OUT_FAMILY, reason)
+        log.debug("TCP connection from %s closed: %s timeout", peer, reason)
 
 
 def bind_pair(
@@ -169,10 +243,16 @@ def bind_pair(
 class DnsServer:
     """Every listen address, bound and serving until stopped."""
 
-    def __init__(self, handle: HandleFn, tcp_settings: TcpSettings, announce: bool = True) -> None:
+    def __init__(
+        self,
+        handle: HandleFn,
+        tcp_settings: TcpSettings,
+        announce: bool = True,
+        count: CountFn = lambda family, label: None,
+    ) -> None:
         self.handle = handle
         self.announce = announce  # workers stay quiet: the main process announces
-        self.tcp = TcpListener(self._dispatch, tcp_settings)
+        self.tcp = TcpListener(self._dispatch, tcp_settings, count)
         self.bound: list[ListenAddress] = []
         self._transports: list[asyncio.BaseTransport] = []
         self._servers: list[asyncio.Server] = []
@@ -208,6 +288,7 @@ class DnsServer:
             server.close()
         for transport in self._transports:
             transport.close()
+        self.tcp.close()
         for task in list(self.tcp.idle):
             task.cancel()
         pending = list(self.tcp.connections)

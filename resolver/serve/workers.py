@@ -237,7 +237,7 @@ class Worker:
         self.sock = sock
         self.handler = handler
         self.apply = apply  # the same function the main process applies a reload with
-        self.server = DnsServer(handler.handle, tcp, announce=False)
+        self.server = DnsServer(handler.handle, tcp, announce=False, count=handler.metrics.count)
         self.stopped = asyncio.Event()
 
     async def run(self, addresses: list[ListenAddress]) -> None:

@@ -230,7 +230,7 @@ def test_connection_cap(start_server, tmp_path):
             assert closed_by_server(extra, timeout=1.5), "the 6th connection was not closed"
             assert time.monotonic() - started < 1.5
         assert_udp_answers(srv, 10)
-        assert "TCP connection cap (5) reached" in srv.log()
+        assert "refused: max_connections (5) reached" in srv.log()
         for sock in held:
             assert closed_by_server(sock, timeout=8), "an idle connection outlived its timeout"
     finally:

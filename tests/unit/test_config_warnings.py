@@ -31,7 +31,6 @@ EXAMPLES = {
     "cache.min_ttl": "cache: {min_ttl: 5}",
     "cache.max_ttl": "cache: {max_ttl: 600}",
     "cache.serve_stale": "cache: {serve_stale: 30}",
-    "tcp.max_per_client": "tcp: {max_per_client: 8}",
 }
 WARNING_RE = re.compile(
     r"(?P<file>\S+):(?P<line>\d+): (?P<key>[a-z0-9_.]+) is accepted but not implemented yet; "
@@ -77,7 +76,6 @@ def test_nested_keys_warn_at_their_own_lines(tmp_path: Path):
     assert [(w.line, w.key) for w in config.warnings] == [
         (3, "cache.min_ttl"),
         (4, "cache.serve_stale"),
-        (7, "tcp.max_per_client"),
         (8, "forwarders"),
     ]
     assert config.cache_max_entries == 10
