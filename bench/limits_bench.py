@@ -65,6 +65,10 @@ def rotated(items: list[str], by: int) -> list[str]:
     return items[by:] + items[:by]
 
 
+def ratio(value: float, reference: float) -> str:
+    return f"{value / reference:.3f}x" if reference else "-"
+
+
 def main() -> int:
     parser = argparse.ArgumentParser(description=__doc__.splitlines()[0])
     parser.add_argument("--rounds", type=int, default=3)
@@ -116,7 +120,7 @@ def main() -> int:
             qps, us, p99, ok = medians[(variant, load)]
             print(
                 f"{load:15} {variant:9} {qps:9.0f} {us:9.1f} {p99:7.2f} {ok:8.1%} "
-                f"{us / off[1]:9.3f}x {qps / off[0]:9.3f}x"
+                f"{ratio(us, off[1]):>10} {ratio(qps, off[0]):>10}"
             )
         print()
     shutil.rmtree(work, ignore_errors=True)
