@@ -289,6 +289,7 @@ class Report:
     lost: int
     loss: float
     rcodes: dict[str, int]
+    udp_receive_drops: int  # host-wide, during the soak
     malformed_sent: int
     malformed_by_kind: dict[str, int]
     malformed_replies: dict[str, int]
@@ -319,6 +320,14 @@ def judge(report: Report) -> dict[str, bool]:
     }
 
 
+def udp_receive_drops() -> int:
+    """The kernel's count of UDP datagrams dropped for a full receive buffer, host-wide
+    (/proc/net/snmp RcvbufErrors): what the server was too slow to take in."""
+    lines = [line.split() for line in Path("/proc/net/snmp").read_text().splitlines()]
+    names, values = [fields for fields in lines if fields[0] == "Udp:"][:2]
+    return int(values[names.index("RcvbufErrors")])
+
+
 def reference_sample(samples: list[tuple[float, int]], at: float) -> tuple[float, int]:
     """The first (seconds, KiB) sample taken at or after AT seconds, else the last one."""
     return next((s for s in samples if s[0] >= at), samples[-1])
@@ -334,11 +343,11 @@ def measure_capacity(server: Server, queries: Path) -> list[float]:
 
 def soak(
     server: Server, queries: Path, rate: int, duration: float, malformed: float
-) -> tuple[PerfResult, MalformedSender, list[tuple[float, int]], int | None]:
+) -> tuple[PerfResult, MalformedSender, list[tuple[float, int]], int | None, int]:
     """dnsperf at RATE for DURATION with the malformed sender beside it (MALFORMED x RATE
     packets per second); returns dnsperf's
-    result, the sender, the RSS samples (seconds since the start, KiB) and the server's exit
-    code if it died."""
+    result, the sender, the RSS samples (seconds since the start, KiB), the server's exit
+    code if it died and the host's UDP receive-buffer drops meanwhile."""
     outcome: dict[str, PerfResult | BaseException] = {}
 
     def load() -> None:
@@ -356,6 +365,7 @@ def soak(
     sender.start()
     samples: list[tuple[float, int]] = []
     exited = None
+    drops = udp_receive_drops()
     while perf.is_alive():
         perf.join(SAMPLE_SECONDS)
         samples.append((round(time.monotonic() - start, 1), server.rss_kib()))
@@ -366,10 +376,11 @@ def soak(
     sender.join()
     if server.proc.poll() is not None and exited is None:
         exited = server.proc.returncode
+    drops = udp_receive_drops() - drops
     result = outcome["perf"]
     if isinstance(result, BaseException):
         raise result
-    return result, sender, samples, exited
+    return result, sender, samples, exited, drops
 
 
 def main() -> int:
@@ -412,7 +423,8 @@ def main() -> int:
             else f"soaking at {rate} qps (--rate) for {args.duration:g} s",
             flush=True,
         )
-        result, sender, samples, exited = soak(server, queries, rate, args.duration, args.malformed)
+        outcome = soak(server, queries, rate, args.duration, args.malformed)
+        result, sender, samples, exited, drops = outcome
     finally:
         server.stop()
     crash_lines = [
@@ -430,6 +442,7 @@ def main() -> int:
         lost=result.lost,
         loss=result.lost / max(result.sent, 1),
         rcodes=result.rcodes,
+        udp_receive_drops=drops,
         malformed_sent=sum(sender.sent.values()),
         malformed_by_kind=dict(sender.sent),
         malformed_replies=dict(sender.replies),
@@ -467,6 +480,7 @@ def print_report(r: Report) -> None:
         f"dnsperf:       sent {r.sent}, completed {r.completed}, lost {r.lost} "
         f"({r.loss:.4%}); " + ", ".join(f"{k} {v}" for k, v in r.rcodes.items())
     )
+    print(f"kernel:        {r.udp_receive_drops} UDP datagrams dropped for a full receive buffer")
     print(
         f"malformed:     sent {r.malformed_sent} ({r.malformed_sent / max(r.sent, 1):.2%} of "
         f"dnsperf's), {len(r.malformed_by_kind)} kinds, "
