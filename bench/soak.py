@@ -224,6 +224,7 @@ class MalformedSender(threading.Thread):
 
 
 def zone_files(paths: list[Path]) -> list[Path]:
+    """The files `--zones PATH` loads: PATH itself, or a directory's *.yaml / *.yml."""
     files = []
     for path in paths:
         if path.is_dir():
@@ -334,6 +335,7 @@ def reference_sample(samples: list[tuple[float, int]], at: float) -> tuple[float
 
 
 def measure_capacity(server: Server, queries: Path) -> list[float]:
+    """qps of CAPACITY_RUNS full-speed dnsperf runs, after one untimed pass (warm caches)."""
     dnsperf(server.port, queries, CAPACITY_SECONDS, binary=True, passes=1, verbose=False)
     return [
         dnsperf(server.port, queries, CAPACITY_SECONDS, binary=True, verbose=False).qps
@@ -345,9 +347,9 @@ def soak(
     server: Server, queries: Path, rate: int, duration: float, malformed: float
 ) -> tuple[PerfResult, MalformedSender, list[tuple[float, int]], int | None, int]:
     """dnsperf at RATE for DURATION with the malformed sender beside it (MALFORMED x RATE
-    packets per second); returns dnsperf's
-    result, the sender, the RSS samples (seconds since the start, KiB), the server's exit
-    code if it died and the host's UDP receive-buffer drops meanwhile."""
+    packets per second); returns dnsperf's result, the sender, the RSS samples (seconds
+    since the start, KiB), the server's exit code if it died and the host's UDP
+    receive-buffer drops meanwhile."""
     outcome: dict[str, PerfResult | BaseException] = {}
 
     def load() -> None:
@@ -360,12 +362,12 @@ def soak(
 
     sender = MalformedSender(server.port, rate * malformed, malformed_pool(random.Random(SEED)))
     perf = threading.Thread(target=load, daemon=True)
-    start = time.monotonic()
-    perf.start()
-    sender.start()
     samples: list[tuple[float, int]] = []
     exited = None
     drops = udp_receive_drops()
+    start = time.monotonic()
+    perf.start()
+    sender.start()
     while perf.is_alive():
         perf.join(SAMPLE_SECONDS)
         samples.append((round(time.monotonic() - start, 1), server.rss_kib()))
