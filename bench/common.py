@@ -58,11 +58,11 @@ def free_port() -> int:
     raise RuntimeError("no port free for both UDP and TCP on 127.0.0.1")
 
 
-def wire_query(name: str, subnet: str | None = None) -> bytes:
-    """NAME A as dnslib builds it (RD set, ID 0: dnsperf writes its own), and with SUBNET
+def wire_query(name: str, subnet: str | None = None, qtype: str = "A") -> bytes:
+    """NAME QTYPE as dnslib builds it (RD set, ID 0: dnsperf writes its own), and with SUBNET
     (e.g. "10.1.2.0/24") an EDNS0 OPT record carrying that EDNS Client Subnet (option 8,
     family 1, scope 0, the address cut to the source prefix)."""
-    query = DNSRecord.question(name, "A")
+    query = DNSRecord.question(name, qtype)
     query.header.id = 0
     if subnet is not None:
         network = ipaddress.ip_network(subnet)
@@ -152,6 +152,19 @@ class Server:
                 except OSError:
                     pass
         return seconds
+
+    def rss_kib(self) -> int:
+        """Resident memory (VmRSS, KiB) of the server and all its descendants now; 0 once
+        they have exited."""
+        total = 0
+        for pid in self.cpu_by_process():
+            try:
+                status = Path(f"/proc/{pid}/status").read_text()
+            except OSError:
+                continue
+            found = re.search(r"^VmRSS:\s+(\d+)", status, re.M)
+            total += int(found.group(1)) if found else 0
+        return total
 
     def stop(self) -> None:
         self.proc.terminate()
