@@ -102,10 +102,30 @@ def _naptr(text: str, origin: names.Name) -> RD:
     )
 
 
+# Digest lengths fixed by the type number: DS (RFC 4034, 4509, 5933, 6605), SSHFP (RFC 4255,
+# 6594), TLSA (RFC 6698). Resolvers and libraries refuse a value of another length, most
+# (dnspython) by rejecting the whole message, so one such record breaks every reply holding it.
+DS_DIGEST_SIZES = {1: 20, 2: 32, 3: 32, 4: 48}
+SSHFP_FINGERPRINT_SIZES = {1: 20, 2: 32}
+TLSA_DATA_SIZES = {1: 32, 2: 64}
+
+
+def _sized(data: bytes, kind: int, sizes: dict[int, int], what: str) -> bytes:
+    """`data`, if its length is the one its type number `kind` fixes (or none is fixed)."""
+    size = sizes.get(kind)
+    if size is not None and len(data) != size:
+        raise RdataError(f"{what} of type {kind} must be {size} bytes, not {len(data)}")
+    return data
+
+
 def _sshfp(text: str, origin: names.Name) -> RD:
     alg, fptype, fingerprint = split_fields(text, 3, "SSHFP")
+    kind = uint(fptype, 8, "type")
+    data = hex_bytes(fingerprint, "fingerprint")
     return SSHFP(
-        uint(alg, 8, "algorithm"), uint(fptype, 8, "type"), hex_bytes(fingerprint, "fingerprint")
+        uint(alg, 8, "algorithm"),
+        kind,
+        _sized(data, kind, SSHFP_FINGERPRINT_SIZES, "SSHFP fingerprint"),
     )
 
 
@@ -114,11 +134,13 @@ def _tlsa(text: str, origin: names.Name) -> RD:
     if len(fields) < 4:
         raise RdataError(f"TLSA needs usage, selector, matching type and data in {text!r}")
     usage, selector, mtype, *data = fields
+    kind = uint(mtype, 8, "matching type")
+    association = hex_bytes("".join(data), "certificate data")
     return TLSA(
         uint(usage, 8, "usage"),
         uint(selector, 8, "selector"),
-        uint(mtype, 8, "matching type"),
-        hex_bytes("".join(data), "certificate data"),
+        kind,
+        _sized(association, kind, TLSA_DATA_SIZES, "TLSA certificate data"),
     )
 
 
@@ -127,11 +149,13 @@ def _ds(text: str, origin: names.Name) -> RD:
     if len(fields) < 4:
         raise RdataError(f"DS needs key tag, algorithm, digest type and digest in {text!r}")
     tag, alg, dtype, *digest = fields
+    kind = uint(dtype, 8, "digest type")
+    data = hex_bytes("".join(digest), "digest")
     return DS(
         uint(tag, 16, "key tag"),
         uint(alg, 8, "algorithm"),
-        uint(dtype, 8, "digest type"),
-        hex_bytes("".join(digest), "digest"),
+        kind,
+        _sized(data, kind, DS_DIGEST_SIZES, "DS digest"),
     )
 
 

@@ -50,14 +50,15 @@ records:
         - '200 5 "U" "E2U+sip" "!^.*$!sip:x@prop.test!" .'
   ssh: [{type: SSHFP, values: ["1 1 0123456789abcdef0123456789abcdef01234567"]}]
   _25._tcp.mx:
-    - {type: TLSA, values: ["3 1 1 00112233445566778899aabbccddeeff0011223344556677"]}
+    - type: TLSA
+      values: ["3 1 1 00112233445566778899aabbccddeeff00112233445566778899aabbccddeeff"]
   _dns: [{type: SVCB, values: ["1 dns.prop.test. mandatory=alpn alpn=dot key65000=abc port=853"]}]
   alias-svc: [{type: SVCB, values: ["0 _dns.prop.test."]}]
   dns: [{type: A, values: [192.0.2.4]}]
   4.2.0.192.in-addr: [{type: PTR, values: [dns.prop.test.]}]
   child:
     - {type: NS, values: [ns.child.prop.test.]}
-    - {type: DS, values: ["1 8 2 aabbccddeeff00112233445566778899aabbccddeeff0011223344"]}
+    - {type: DS, values: ["1 8 2 aabbccddeeff00112233445566778899aabbccddeeff00112233445566778899"]}
   ns.child: [{type: A, values: [192.0.2.5]}]
   www: [{type: CNAME, values: [dns]}]
   "*.wild": [{type: A, values: [192.0.2.6]}, {type: HTTPS, values: ["2 . alpn=h2"]}]

@@ -596,6 +596,33 @@ CASES = [
         "nothex",
         id="bad-DS-digest",
     ),
+    # Found by fuzz/zone_target.py: digests of the wrong length for their type loaded, and
+    # then dnspython rejected every reply holding them.
+    pytest.param(
+        zone("""
+        zone: example.com
+        records:
+          sub: [{type: NS, values: [ns.example.net.]}, {type: DS, values: ["12345 13 2 abcd"]}]
+        """),
+        3,
+        "sub.example.com. DS",
+        "DS digest of type 2 must be 32 bytes, not 2",
+        id="bad-DS-digest-length",
+    ),
+    pytest.param(
+        'zone: example.com\nrecords:\n  ssh: [{type: SSHFP, values: ["4 1 abcd"]}]\n',
+        3,
+        "ssh.example.com. SSHFP",
+        "SSHFP fingerprint of type 1 must be 20 bytes, not 2",
+        id="bad-SSHFP-fingerprint-length",
+    ),
+    pytest.param(
+        'zone: example.com\nrecords:\n  _443._tcp: [{type: TLSA, values: ["3 1 2 abcd"]}]\n',
+        3,
+        "_443._tcp.example.com. TLSA",
+        "TLSA certificate data of type 2 must be 64 bytes, not 2",
+        id="bad-TLSA-data-length",
+    ),
     pytest.param(
         'zone: example.com\nrecords:\n  "@": [{type: HTTPS, values: ["1 . foo=bar"]}]\n',
         3,
@@ -1243,7 +1270,9 @@ def test_valid_zone_using_every_permitted_feature_loads(tmp_path: Path):
           docs: [{type: CNAME, value: www}]
           "*": [{type: TXT, values: ["wildcard"]}]
           "*.apps": [{type: A, values: [192.0.2.90]}]
-          sub: [{type: NS, values: [ns1.sub]}, {type: DS, values: ["12345 13 2 ab CD"]}]
+          sub:
+            - {type: NS, values: [ns1.sub]}
+            - {type: DS, values: ["12345 13 1 0123456789abcdef0123 456789ABCDEF01234567"]}
           ns1.sub: [{type: A, values: [192.0.2.53]}, {type: AAAA, values: ["2001:db8::53"]}]
           deep.lab.empty: [{type: A, values: [192.0.2.7]}]
           single: [{type: A, set_id: only, values: [192.0.2.8]}]
