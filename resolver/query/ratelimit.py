@@ -27,6 +27,8 @@ import struct
 from collections import OrderedDict
 from dataclasses import dataclass
 
+from resolver.wire import walk
+
 # BIND's default max-table-size: about 10 MB of accounts at most, whatever the sources.
 MAX_ACCOUNTS = 20000
 # The answer classes, indexes into Table.rates.
@@ -42,7 +44,6 @@ _ONE = 1.0 - EPSILON
 # Account keys of IPv6 prefixes carry this bit, so they never equal an IPv4 prefix's.
 V6_TAG = 1 << 129
 _SOA, _NS = 6, 2
-_MAX_POINTERS = 64  # compression pointers followed in one name before giving up
 MEMO_SIZE = 4096  # addresses whose prefix key is remembered
 _UNKNOWN = -2  # not in the memo (no key is -2)
 
@@ -135,58 +136,14 @@ class Prefixes:
         return f"{ipaddress.IPv4Address(key << self.shift4)}/{32 - self.shift4}"
 
 
-def _skip_name(data: bytes, pos: int) -> int:
-    """The offset after the (possibly compressed) name at pos."""
-    while True:
-        length = data[pos]
-        if length >= 0xC0:
-            return pos + 2
-        if length == 0:
-            return pos + 1
-        pos += 1 + length
-
-
-def _read_name(data: bytes, pos: int) -> bytes:
-    """The name at pos in lowercase wire form, compression pointers followed."""
-    out = []
-    for _ in range(_MAX_POINTERS):
-        length = data[pos]
-        while length and length < 0xC0:
-            out.append(data[pos : pos + 1 + length])
-            pos += 1 + length
-            length = data[pos]
-        if not length:
-            return b"".join(out).lower() + b"\x00"
-        pos = (length & 0x3F) << 8 | data[pos + 1]
-    raise ValueError("compression loop")
-
-
-def _skip_records(reply: bytes, pos: int, count: int) -> int:
-    """The offset after count records from pos."""
-    for _ in range(count):
-        pos = pos + 2 if reply[pos] >= 0xC0 else _skip_name(reply, pos)
-        pos += 10 + (reply[pos + 8] << 8 | reply[pos + 9])
-    return pos
-
-
-def _question_end(reply: bytes, question: bytes) -> int:
-    """The offset after the reply's question: `question` is its lowercase copy."""
-    if question and reply[4:6] == b"\x00\x01":
-        return 12 + len(question)
-    pos = 12
-    for _ in range(reply[4] << 8 | reply[5]):
-        pos = _skip_name(reply, pos) + 4
-    return pos
-
-
 def _authority_owner(reply: bytes, question: bytes) -> tuple[int, bytes]:
     """The type (SOA or NS) and lowercase owner of the first record of the authority
     section when it is an SOA or NS, else (0, b"")."""
-    pos = _skip_records(reply, _question_end(reply, question), reply[6] << 8 | reply[7])
+    pos = walk.skip_records(reply, walk.question_end(reply, question), reply[6] << 8 | reply[7])
     if not (reply[8] or reply[9]):
         return 0, b""
     first = reply[pos]
-    end = pos + 2 if first >= 0xC0 else _skip_name(reply, pos)
+    end = pos + 2 if first >= 0xC0 else walk.skip_name(reply, pos)
     rtype = reply[end] << 8 | reply[end + 1]
     if rtype != _SOA and rtype != _NS:
         return 0, b""
@@ -195,7 +152,7 @@ def _authority_owner(reply: bytes, question: bytes) -> tuple[int, bytes]:
         offset = (first & 0x3F) << 8 | reply[pos + 1]
         if 12 <= offset < 12 + len(question) - 4:
             return rtype, question[offset - 12 : -4]
-    return rtype, _read_name(reply, pos)
+    return rtype, walk.read_name(reply, pos)
 
 
 def answer_class(reply: bytes, question: bytes) -> tuple[int, bytes]:
@@ -227,9 +184,9 @@ def truncated(reply: bytes, question: bytes) -> bytes:
     ident, flags, qdcount, ancount, nscount, arcount = struct.unpack_from("!6H", reply)
     opt = b""
     try:
-        qend = _question_end(reply, question)
+        qend = walk.question_end(reply, question)
         if arcount:  # our OPT is the last record
-            start = _skip_records(reply, qend, ancount + nscount + arcount - 1)
+            start = walk.skip_records(reply, qend, ancount + nscount + arcount - 1)
             if reply[start] == 0 and reply[start + 1 : start + 3] == b"\x00\x29":
                 opt = reply[start:]
     except IndexError:
