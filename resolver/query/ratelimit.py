@@ -16,7 +16,7 @@ every `slip`-th sent truncated). Suppressed replies cost nothing, so a flooding 
 still gets `rate` full replies a second: over any T seconds at most rate * T + rate. An
 account that suppressed a reply is "limited" until `window` seconds pass without one; that
 is what the start and stop log lines report. The table holds at most MAX_ACCOUNTS
-accounts, least recently used evicted first, idle ones dropped by `sweep`.
+accounts, the oldest evicted first (limited ones last), idle ones dropped by `sweep`.
 """
 
 from __future__ import annotations
@@ -24,8 +24,9 @@ from __future__ import annotations
 import ipaddress
 import socket
 import struct
-from collections import OrderedDict
 from dataclasses import dataclass
+
+from resolver.wire import walk
 
 # BIND's default max-table-size: about 10 MB of accounts at most, whatever the sources.
 MAX_ACCOUNTS = 20000
@@ -35,14 +36,14 @@ KIND_NAMES = ("answer", "referral", "nxdomain", "errors")
 # What Table.decide returns: PASS (0), or DROP or SLIP, with STARTED added when the
 # account has just begun to be limited.
 PASS, DROP, SLIP, STARTED = 0, 1, 2, 4
-# A credit this close to 1 counts as 1: float sums of 1/rate steps must not suppress a
+# Slack in the full-reply test: float sums of 1/rate steps must not suppress a
 # client that keeps exactly to the rate.
 EPSILON = 1e-9
-_ONE = 1.0 - EPSILON
+# Limited accounts passed over when the table is full, before one is pushed out anyway.
+EVICT_TRIES = 8
 # Account keys of IPv6 prefixes carry this bit, so they never equal an IPv4 prefix's.
 V6_TAG = 1 << 129
 _SOA, _NS = 6, 2
-_MAX_POINTERS = 64  # compression pointers followed in one name before giving up
 MEMO_SIZE = 4096  # addresses whose prefix key is remembered
 _UNKNOWN = -2  # not in the memo (no key is -2)
 
@@ -135,58 +136,14 @@ class Prefixes:
         return f"{ipaddress.IPv4Address(key << self.shift4)}/{32 - self.shift4}"
 
 
-def _skip_name(data: bytes, pos: int) -> int:
-    """The offset after the (possibly compressed) name at pos."""
-    while True:
-        length = data[pos]
-        if length >= 0xC0:
-            return pos + 2
-        if length == 0:
-            return pos + 1
-        pos += 1 + length
-
-
-def _read_name(data: bytes, pos: int) -> bytes:
-    """The name at pos in lowercase wire form, compression pointers followed."""
-    out = []
-    for _ in range(_MAX_POINTERS):
-        length = data[pos]
-        while length and length < 0xC0:
-            out.append(data[pos : pos + 1 + length])
-            pos += 1 + length
-            length = data[pos]
-        if not length:
-            return b"".join(out).lower() + b"\x00"
-        pos = (length & 0x3F) << 8 | data[pos + 1]
-    raise ValueError("compression loop")
-
-
-def _skip_records(reply: bytes, pos: int, count: int) -> int:
-    """The offset after count records from pos."""
-    for _ in range(count):
-        pos = pos + 2 if reply[pos] >= 0xC0 else _skip_name(reply, pos)
-        pos += 10 + (reply[pos + 8] << 8 | reply[pos + 9])
-    return pos
-
-
-def _question_end(reply: bytes, question: bytes) -> int:
-    """The offset after the reply's question: `question` is its lowercase copy."""
-    if question and reply[4:6] == b"\x00\x01":
-        return 12 + len(question)
-    pos = 12
-    for _ in range(reply[4] << 8 | reply[5]):
-        pos = _skip_name(reply, pos) + 4
-    return pos
-
-
 def _authority_owner(reply: bytes, question: bytes) -> tuple[int, bytes]:
     """The type (SOA or NS) and lowercase owner of the first record of the authority
     section when it is an SOA or NS, else (0, b"")."""
-    pos = _skip_records(reply, _question_end(reply, question), reply[6] << 8 | reply[7])
+    pos = walk.skip_records(reply, walk.question_end(reply, question), reply[6] << 8 | reply[7])
     if not (reply[8] or reply[9]):
         return 0, b""
     first = reply[pos]
-    end = pos + 2 if first >= 0xC0 else _skip_name(reply, pos)
+    end = pos + 2 if first >= 0xC0 else walk.skip_name(reply, pos)
     rtype = reply[end] << 8 | reply[end + 1]
     if rtype != _SOA and rtype != _NS:
         return 0, b""
@@ -195,7 +152,7 @@ def _authority_owner(reply: bytes, question: bytes) -> tuple[int, bytes]:
         offset = (first & 0x3F) << 8 | reply[pos + 1]
         if 12 <= offset < 12 + len(question) - 4:
             return rtype, question[offset - 12 : -4]
-    return rtype, _read_name(reply, pos)
+    return rtype, walk.read_name(reply, pos)
 
 
 def answer_class(reply: bytes, question: bytes) -> tuple[int, bytes]:
@@ -227,9 +184,9 @@ def truncated(reply: bytes, question: bytes) -> bytes:
     ident, flags, qdcount, ancount, nscount, arcount = struct.unpack_from("!6H", reply)
     opt = b""
     try:
-        qend = _question_end(reply, question)
+        qend = walk.question_end(reply, question)
         if arcount:  # our OPT is the last record
-            start = _skip_records(reply, qend, ancount + nscount + arcount - 1)
+            start = walk.skip_records(reply, qend, ancount + nscount + arcount - 1)
             if reply[start] == 0 and reply[start + 1 : start + 3] == b"\x00\x29":
                 opt = reply[start:]
     except IndexError:
@@ -238,18 +195,16 @@ def truncated(reply: bytes, question: bytes) -> bytes:
     return head + reply[12:qend] + opt
 
 
-class Account:
-    """One (prefix, class)'s bucket and, while limited, what it held back."""
+class Held:
+    """What a limited account held back, kept only while it is limited."""
 
-    __slots__ = ("credit", "held", "last", "last_held", "since", "slipped")
+    __slots__ = ("held", "last_held", "since", "slipped")
 
-    def __init__(self, credit: float, now: float) -> None:
-        self.credit = credit  # full replies it may send now, 0..rate
-        self.last = now  # when credit was last brought up to date
-        self.held = 0  # replies suppressed since it started being limited
+    def __init__(self, now: float) -> None:
+        self.since = now  # when it started being limited
+        self.last_held = now  # when it last held a reply back
+        self.held = 0  # replies held back since it started being limited
         self.slipped = 0  # of those, sent truncated
-        self.since: float | None = None  # when it started being limited; None: it is not
-        self.last_held = 0.0  # when it last suppressed a reply
 
 
 Key = tuple[int, bytes]  # (prefix key, class name)
@@ -266,87 +221,98 @@ class Ended:
 
 
 class Table:
-    """Every account, bounded: decide() per UDP reply, sweep() about once a second."""
+    """Every account, bounded: decide() per UDP reply, sweep() about once a second.
+
+    An account is one float, its theoretical arrival time (GCRA, the token bucket's
+    equivalent that needs no credit arithmetic): a reply at `now` is full when the account's
+    time is at most `now` + 1 - 1/rate, and moves it 1/rate on. That is the bucket of the
+    module docstring (capacity rate, refill rate a second) in a dict lookup, a comparison
+    and a store per reply.
+    """
 
     def __init__(self, settings: RateLimitSettings, max_accounts: int = MAX_ACCOUNTS) -> None:
-        self.rates = settings.rates()
+        self.rates = rates = settings.rates()
+        self.steps = tuple(1.0 / rate if rate else 0.0 for rate in rates)
+        self.allowances = tuple(1.0 - step + EPSILON for step in self.steps)
         self.window = float(settings.window)
         self.slip = settings.slip
         self.max_accounts = max_accounts
-        self.accounts: OrderedDict[Key, Account] = OrderedDict()  # least recently used first
-        self.limited: dict[Key, Account] = {}
+        self.accounts: dict[Key, float] = {}  # oldest first (insertion order)
+        self.limited: dict[Key, Held] = {}
         self.evicted: list[Ended] = []  # limited accounts pushed out; cleared by sweep
         self.evicted_count = 0  # how many since the last sweep (the list keeps a few)
 
     def decide(self, prefix: int, name: bytes, kind: int, now: float) -> int:
         """PASS, DROP or SLIP for one reply of this account at time now (seconds)."""
-        rate = self.rates[kind]
-        if not rate:
+        step = self.steps[kind]
+        if not step:
             return PASS
         key = (prefix, name)
         accounts = self.accounts
-        account = accounts.get(key)
-        if account is None:
+        due = accounts.get(key)
+        if due is None:
             if len(accounts) >= self.max_accounts:
                 self._evict()
-            accounts[key] = Account(rate - 1.0, now)
+            accounts[key] = now + step
             return PASS
-        accounts.move_to_end(key)
-        credit = account.credit + (now - account.last) * rate  # now never goes back
-        if credit > rate:
-            credit = rate
-        account.last = now
-        if credit >= _ONE:
-            account.credit = credit - 1.0
+        if due < now:
+            due = now
+        if due - now <= self.allowances[kind]:
+            accounts[key] = due + step
             return PASS
-        account.credit = credit
-        account.held += 1
-        account.last_held = now
+        return self._hold(key, now)
+
+    def _hold(self, key: Key, now: float) -> int:
+        """A reply held back: dropped, or slipped every `slip`-th time."""
+        held = self.limited.get(key)
         action = DROP
-        if account.since is None:
-            account.since = now
-            self.limited[key] = account
+        if held is None:
+            held = self.limited[key] = Held(now)
             action |= STARTED
+        held.held += 1
+        held.last_held = now
         slip = self.slip
-        if slip and (account.held - 1) % slip == 0:
-            account.slipped += 1
+        if slip and (held.held - 1) % slip == 0:
+            held.slipped += 1
             action = (action & STARTED) | SLIP
         return action
 
     def _evict(self) -> None:
-        key, account = self.accounts.popitem(last=False)
-        if account.since is not None:
-            del self.limited[key]
-            self.evicted_count += 1
-            if len(self.evicted) < 100:
-                self.evicted.append(_ended(key, account))
+        """Push out the oldest account, passing over (to the back) up to EVICT_TRIES
+        limited ones: a spoofed flood should not free the accounts that hold a flood
+        back."""
+        accounts, limited = self.accounts, self.limited
+        for _ in range(EVICT_TRIES):
+            key = next(iter(accounts))
+            if key not in limited:
+                del accounts[key]
+                return
+            accounts[key] = accounts.pop(key)  # limited: to the back
+        key = next(iter(accounts))
+        del accounts[key]
+        self.evicted_count += 1
+        held = limited.pop(key)
+        if len(self.evicted) < 100:
+            self.evicted.append(_ended(key, held))
 
     def sweep(self, now: float) -> list[Ended]:
-        """Accounts that stopped being limited (no reply suppressed for `window` seconds,
-        or evicted), and drop idle ones: an account idle a second has a full bucket, the
-        same as none."""
+        """Accounts that stopped being limited (no reply held back for `window` seconds,
+        or evicted), and drop idle ones: an account whose time has come has a full
+        bucket, the same as none."""
         ended, self.evicted = self.evicted, []
-        for key, account in list(self.limited.items()):
-            if now - account.last_held >= self.window:
+        for key, held in list(self.limited.items()):
+            if now - held.last_held >= self.window:
                 del self.limited[key]
-                ended.append(_ended(key, account))
-                account.since = None
-                account.held = account.slipped = 0
+                ended.append(_ended(key, held))
+        limited = self.limited
         accounts = self.accounts
-        for _ in range(len(accounts)):
-            key, account = next(iter(accounts.items()))
-            if now - account.last < 1.0:
-                break
-            if account.since is not None:
-                accounts.move_to_end(key)  # limited and idle: kept until its window ends
-            else:
-                del accounts[key]
+        for key in [k for k, due in accounts.items() if due <= now and k not in limited]:
+            del accounts[key]
         return ended
 
 
-def _ended(key: Key, account: Account) -> Ended:
-    since = account.last_held if account.since is None else account.since
-    return Ended(key, account.held, account.slipped, account.last_held - since)
+def _ended(key: Key, held: Held) -> Ended:
+    return Ended(key, held.held, held.slipped, held.last_held - held.since)
 
 
 class LineBudget:
