@@ -25,6 +25,7 @@ import ipaddress
 import socket
 import struct
 from dataclasses import dataclass
+from itertools import islice
 
 from resolver.wire import walk
 
@@ -39,8 +40,8 @@ PASS, DROP, SLIP, STARTED = 0, 1, 2, 4
 # Slack in the full-reply test: float sums of 1/rate steps must not suppress a
 # client that keeps exactly to the rate.
 EPSILON = 1e-9
-# Limited accounts passed over when the table is full, before one is pushed out anyway.
-EVICT_TRIES = 8
+# A full table pushes out this share of its accounts at once (1/16): amortized O(1).
+EVICT_SHARE = 16
 # Account keys of IPv6 prefixes carry this bit, so they never equal an IPv4 prefix's.
 V6_TAG = 1 << 129
 _SOA, _NS = 6, 2
@@ -278,22 +279,22 @@ class Table:
         return action
 
     def _evict(self) -> None:
-        """Push out the oldest account, passing over (to the back) up to EVICT_TRIES
-        limited ones: a spoofed flood should not free the accounts that hold a flood
-        back."""
+        """Push out the oldest 1/EVICT_SHARE of the table, limited accounts last: a
+        spoofed flood should not free the accounts that hold a flood back. In batches,
+        so the scan over the dict's front (its holes until the next resize) is paid
+        once per batch, not per new account."""
         accounts, limited = self.accounts, self.limited
-        for _ in range(EVICT_TRIES):
-            key = next(iter(accounts))
-            if key not in limited:
-                del accounts[key]
-                return
-            accounts[key] = accounts.pop(key)  # limited: to the back
-        key = next(iter(accounts))
-        del accounts[key]
-        self.evicted_count += 1
-        held = limited.pop(key)
-        if len(self.evicted) < 100:
-            self.evicted.append(_ended(key, held))
+        batch = max(1, self.max_accounts // EVICT_SHARE)
+        victims = list(islice((key for key in accounts if key not in limited), batch))
+        if not victims:  # every account is limited: the oldest go anyway
+            victims = list(islice(accounts, batch))
+        for key in victims:
+            del accounts[key]
+            held = limited.pop(key, None)
+            if held is not None:
+                self.evicted_count += 1
+                if len(self.evicted) < 100:
+                    self.evicted.append(_ended(key, held))
 
     def sweep(self, now: float) -> list[Ended]:
         """Accounts that stopped being limited (no reply held back for `window` seconds,
