@@ -2,7 +2,6 @@
 
 from __future__ import annotations
 
-import ipaddress
 from collections.abc import Callable
 from typing import Any
 
@@ -41,10 +40,8 @@ class GeoSections(SectionReader):
         result = {}
         for cidr, settings in value.items():
             key_line = value.line_of(cidr)
-            try:
-                network = ipaddress.ip_network(str(cidr), strict=True)
-            except ValueError as exc:
-                self.error(key_line, what, f"bad CIDR {cidr!r}: {exc}")
+            network = self._cidr(cidr, key_line, what)
+            if network is None:
                 continue
             if what == "locations" and not self._mapping(
                 settings, key_line, f"locations {cidr}", LOCATION_KEYS, "must be a mapping"
@@ -54,7 +51,7 @@ class GeoSections(SectionReader):
             if problem:
                 self.error(key_line, f"{what} {cidr}", problem)
                 continue
-            result[str(network)] = settings
+            result[network] = settings
         return result
 
     def _locations(self, value: Any, line: int, out: dict) -> None:

@@ -3,7 +3,6 @@ Route 53): checked for shape now, so a config written today keeps loading."""
 
 from __future__ import annotations
 
-import ipaddress
 from typing import Any
 
 from resolver.config_reader import SectionReader
@@ -24,15 +23,7 @@ class PlannedSections(SectionReader):
         out["forwarders"] = self._addresses(value or [], line, "forwarders")
 
     def _allow_recursion(self, value: Any, line: int, out: dict) -> None:
-        if not isinstance(value, list):
-            self.error(line, "allow_recursion", "must be a list of CIDR blocks")
-            return
-        for item in value:
-            try:
-                ipaddress.ip_network(str(item), strict=True)
-            except ValueError as exc:
-                self.error(line, "allow_recursion", f"bad CIDR {item!r}: {exc}")
-        out["allow_recursion"] = tuple(str(i) for i in value)
+        out["allow_recursion"] = self._cidr_list(value, line, "allow_recursion")
 
     def _query_log(self, value: Any, line: int, out: dict) -> None:
         if not self._mapping(

@@ -2,7 +2,6 @@
 
 from __future__ import annotations
 
-import ipaddress
 from typing import Any
 
 from policies.base import is_int
@@ -46,15 +45,7 @@ class RateLimitSection(SectionReader):
             item = value.get(key, getattr(defaults, key))
             if not is_int(item) or not 0 <= item <= high:
                 self.error(line, f"rate_limit.{key}", f"must be a prefix length 0..{high}")
-        exempt = value.get("exempt", [])
-        if not isinstance(exempt, list):
-            self.error(line, "rate_limit.exempt", "must be a list of CIDR blocks")
-            exempt = []
-        for item in exempt:
-            try:
-                ipaddress.ip_network(str(item), strict=True)
-            except ValueError as exc:
-                self.error(line, "rate_limit.exempt", f"bad CIDR {item!r}: {exc}")
+        exempt = self._cidr_list(value.get("exempt", []), line, "rate_limit.exempt")
         if len(self.errors) > errors:
             return
         out["rate_limit"] = RateLimitSettings(
@@ -65,5 +56,5 @@ class RateLimitSection(SectionReader):
             value.get("slip", defaults.slip),
             value.get("ipv4_prefix", defaults.ipv4_prefix),
             value.get("ipv6_prefix", defaults.ipv6_prefix),
-            tuple(str(item) for item in exempt),
+            exempt,
         )

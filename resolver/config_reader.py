@@ -3,6 +3,7 @@ shape checks most sections start with."""
 
 from __future__ import annotations
 
+import ipaddress
 from pathlib import Path
 from typing import Any
 
@@ -33,6 +34,23 @@ class SectionReader:
             except ValueError as exc:
                 self.error(line, what, str(exc))
         return tuple(result)
+
+    def _cidr(self, item: Any, line: int, what: str) -> str | None:
+        """The CIDR block (no host bits) item names, normalized; None after the error."""
+        try:
+            return str(ipaddress.ip_network(str(item), strict=True))
+        except ValueError as exc:
+            self.error(line, what, f"bad CIDR {item!r}: {exc}")
+            return None
+
+    def _cidr_list(self, value: Any, line: int, what: str) -> tuple[str, ...]:
+        """A list of CIDR blocks, as written; each bad one is an error."""
+        if not isinstance(value, list):
+            self.error(line, what, "must be a list of CIDR blocks")
+            return ()
+        for item in value:
+            self._cidr(item, line, what)
+        return tuple(str(item) for item in value)
 
     def _mapping(self, value: Any, line: int, what: str, allowed: set[str], shape: str) -> bool:
         """Is value a mapping of allowed keys? Each unknown key is an error at its own line."""
