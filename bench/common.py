@@ -124,16 +124,22 @@ class Server:
 
     def context_switches(self) -> int:
         """Voluntary and involuntary context switches of the server's processes so far."""
-        total = 0
+        return sum(
+            int(line.split()[1])
+            for status in self._statuses()
+            for line in status.splitlines()
+            if "ctxt_switches" in line
+        )
+
+    def _statuses(self) -> list[str]:
+        """/proc/PID/status of the server and each descendant still running."""
+        out = []
         for pid in self.cpu_by_process():
             try:
-                status = Path(f"/proc/{pid}/status").read_text()
+                out.append(Path(f"/proc/{pid}/status").read_text())
             except OSError:
                 continue
-            total += sum(
-                int(line.split()[1]) for line in status.splitlines() if "ctxt_switches" in line
-            )
-        return total
+        return out
 
     def cpu_by_process(self) -> dict[int, float]:
         """CPU seconds of the server and each descendant (worker processes; NSD forks
@@ -156,15 +162,8 @@ class Server:
     def rss_kib(self) -> int:
         """Resident memory (VmRSS, KiB) of the server and all its descendants now; 0 once
         they have exited."""
-        total = 0
-        for pid in self.cpu_by_process():
-            try:
-                status = Path(f"/proc/{pid}/status").read_text()
-            except OSError:
-                continue
-            found = re.search(r"^VmRSS:\s+(\d+)", status, re.M)
-            total += int(found.group(1)) if found else 0
-        return total
+        found = (re.search(r"^VmRSS:\s+(\d+)", status, re.M) for status in self._statuses())
+        return sum(int(match.group(1)) for match in found if match)
 
     def stop(self) -> None:
         self.proc.terminate()
