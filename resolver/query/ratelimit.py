@@ -29,11 +29,10 @@ from itertools import islice
 
 from resolver.wire import walk
 
-# BIND's default max-table-size: about 10 MB of accounts at most, whatever the sources.
+# BIND's default max-table-size: a few MB of accounts at most, whatever the sources.
 MAX_ACCOUNTS = 20000
 # The answer classes, indexes into Table.rates.
 POSITIVE, REFERRAL, NXDOMAIN, ERROR = 0, 1, 2, 3
-KIND_NAMES = ("answer", "referral", "nxdomain", "errors")
 # What Table.decide returns: PASS (0), or DROP or SLIP, with STARTED added when the
 # account has just begun to be limited.
 PASS, DROP, SLIP, STARTED = 0, 1, 2, 4
