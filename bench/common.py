@@ -126,44 +126,27 @@ class Server:
         """Voluntary and involuntary context switches of the server's processes so far."""
         return sum(
             int(line.split()[1])
-            for status in self._statuses()
+            for status in statuses(process_tree(self.proc.pid))
             for line in status.splitlines()
             if "ctxt_switches" in line
         )
 
-    def _statuses(self) -> list[str]:
-        """/proc/PID/status of the server and each descendant still running."""
-        out = []
-        for pid in self.cpu_by_process():
-            try:
-                out.append(Path(f"/proc/{pid}/status").read_text())
-            except OSError:
-                continue
-        return out
-
     def cpu_by_process(self) -> dict[int, float]:
         """CPU seconds of the server and each descendant (worker processes; NSD forks
         grandchildren), from /proc; stat covers every thread of a process."""
-        pids, seconds = [self.proc.pid], {}
-        for pid in pids:  # grows as it goes: breadth first over the process tree
+        seconds = {}
+        for pid in process_tree(self.proc.pid):
             try:
                 fields = Path(f"/proc/{pid}/stat").read_text().rsplit(")", 1)[1].split()
-                tasks = list(Path(f"/proc/{pid}/task").iterdir())
             except OSError:  # exited meanwhile
                 continue
             seconds[pid] = (int(fields[11]) + int(fields[12])) / TICKS
-            for task in tasks:
-                try:
-                    pids += map(int, (task / "children").read_text().split())
-                except OSError:
-                    pass
         return seconds
 
     def rss_kib(self) -> int:
         """Resident memory (VmRSS, KiB) of the server and all its descendants now; 0 once
         they have exited."""
-        found = (re.search(r"^VmRSS:\s+(\d+)", status, re.M) for status in self._statuses())
-        return sum(int(match.group(1)) for match in found if match)
+        return rss_kib(self.proc.pid)
 
     def stop(self) -> None:
         self.proc.terminate()
@@ -172,6 +155,40 @@ class Server:
         except subprocess.TimeoutExpired:
             self.proc.kill()
             self.proc.wait()
+
+
+def process_tree(pid: int) -> list[int]:
+    """pid and every descendant still running (worker processes; NSD forks
+    grandchildren), breadth first, from /proc."""
+    pids = [pid]
+    for each in pids:  # grows as it goes
+        try:
+            tasks = list(Path(f"/proc/{each}/task").iterdir())
+        except OSError:  # exited meanwhile
+            continue
+        for task in tasks:
+            try:
+                pids += map(int, (task / "children").read_text().split())
+            except OSError:
+                pass
+    return pids
+
+
+def statuses(pids: Iterable[int]) -> list[str]:
+    """/proc/PID/status of each process still running."""
+    out = []
+    for pid in pids:
+        try:
+            out.append(Path(f"/proc/{pid}/status").read_text())
+        except OSError:
+            continue
+    return out
+
+
+def rss_kib(pid: int) -> int:
+    """Resident memory (VmRSS, KiB) of pid and all its descendants now; 0 once exited."""
+    found = (re.search(r"^VmRSS:\s+(\d+)", status, re.M) for status in statuses(process_tree(pid)))
+    return sum(int(match.group(1)) for match in found if match)
 
 
 def start_server(

@@ -446,7 +446,7 @@ def main() -> int:
         start = time.monotonic()
         server = start_server(["--zones", str(big)], work / "big.log", timeout=300)
         loaded = time.monotonic() - start
-        rss = int(Path(f"/proc/{server.proc.pid}/status").read_text().split("VmRSS:")[1].split()[0])
+        rss = server.rss_kib()
         server.stop()
         print(f"100,000 record sets: serving after {loaded:.1f} s, RSS {rss / 1024:.0f} MiB")
     shutil.rmtree(work, ignore_errors=True)

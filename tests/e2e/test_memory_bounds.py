@@ -40,6 +40,7 @@ import dns.edns
 import dns.message
 import pytest
 
+from bench.common import rss_kib
 from tests.dnshelp import write_settled
 from tests.serverproc import ZONES, ServerProcess
 
@@ -72,16 +73,8 @@ rate_limit:
 
 
 def rss_mb(pid: int) -> float:
-    """The resident set of the process and its children (workers), in MiB."""
-    total = 0
-    pids = [pid]
-    children = Path(f"/proc/{pid}/task/{pid}/children")
-    if children.exists():
-        pids += [int(p) for p in children.read_text().split()]
-    for each in pids:
-        status = Path(f"/proc/{each}/status").read_text()
-        total += int(status.split("VmRSS:")[1].split()[0])
-    return total / 1024
+    """The resident set of the process and its descendants (workers), in MiB."""
+    return rss_kib(pid) / 1024
 
 
 def header_id(wire: bytes, ident: int) -> bytes:

@@ -18,6 +18,7 @@ from pathlib import Path
 
 import dns.query
 
+from bench.common import rss_kib
 from tests.dnshelp import frame, make_query, wait_until
 from tests.e2e.test_tcp import assert_www, closed_by_server, read_reply
 from tests.serverproc import ZONES
@@ -72,11 +73,6 @@ def admitted(srv, source: str = "127.0.0.1") -> bool:
     except (AssertionError, ConnectionError, TimeoutError):
         return False
     return True
-
-
-def rss_kib(pid: int) -> int:
-    status = Path(f"/proc/{pid}/status").read_text()
-    return int(re.search(r"^VmRSS:\s+(\d+) kB", status, re.M).group(1))
 
 
 def timed_queries(srv, until: float, gap: float = 0.03) -> tuple[list[float], list[float]]:
