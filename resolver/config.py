@@ -15,10 +15,12 @@ from pathlib import Path
 from typing import Any
 
 from policies.base import is_int, is_number
+from resolver.config_forward import CACHE_TTL_KEYS, ForwardSections, forward_settings
 from resolver.config_geo import GeoSections
 from resolver.config_planned import PlannedSections
 from resolver.config_ratelimit import RateLimitSection
 from resolver.errors import LoadError, LoadFailed
+from resolver.forward.settings import ForwardSettings
 from resolver.query.ratelimit import RateLimitSettings
 from resolver.serve.listen import ListenAddress, TcpSettings, parse_address
 from resolver.zones.yamlsource import SourceDict, YamlSourceError, load
@@ -30,13 +32,8 @@ MIN_TOKEN_LENGTH = 16
 # Config keys (dotted for nested ones) that SPEC section 3 defines and this version accepts
 # but does not act on. The one list: a feature that lands removes its key(s) from here.
 NOT_IMPLEMENTED: tuple[str, ...] = (
-    "forwarders",
-    "allow_recursion",
     "query_log",
     "route53",
-    "cache.min_ttl",
-    "cache.max_ttl",
-    "cache.serve_stale",
 )
 
 
@@ -52,8 +49,7 @@ class Config:
     regions: dict[str, Any] = field(default_factory=dict)
     ecs: bool = True
     cache_max_entries: int = 100000
-    forwarders: tuple[ListenAddress, ...] = ()
-    allow_recursion: tuple[str, ...] = ("127.0.0.0/8", "::1/128")
+    forwarding: ForwardSettings = field(default_factory=ForwardSettings)
     rate_limit: RateLimitSettings = field(default_factory=RateLimitSettings)
     chaos_version: str | None = None  # None: the default "policydns VERSION"
     chaos_id: str | None = None  # None: the host name
@@ -105,7 +101,7 @@ TOP_KEYS = {
     "query_log",
     "route53",
 }
-CACHE_KEYS = {"max_entries"} | {k[6:] for k in NOT_IMPLEMENTED if k.startswith("cache.")}
+CACHE_KEYS = {"max_entries", *CACHE_TTL_KEYS}
 TCP_KEYS = {"idle_timeout", "max_connections", "max_per_client"}
 # A Host name: DNS labels (letters, digits, hyphens, underscores), an IPv4 address, or an
 # IPv6 address in brackets. No port, no scheme, no wildcard.
@@ -114,7 +110,7 @@ _HOST_NAME_RE = re.compile(
 )
 
 
-class _ConfigReader(GeoSections, PlannedSections, RateLimitSection):
+class _ConfigReader(GeoSections, ForwardSections, PlannedSections, RateLimitSection):
     """Reads one config file: each top-level key by the method named after it."""
 
     def __init__(self, path: Path) -> None:
@@ -181,13 +177,7 @@ class _ConfigReader(GeoSections, PlannedSections, RateLimitSection):
     def _cache(self, value: Any, line: int, out: dict) -> None:
         if not self._mapping(value, line, "cache", CACHE_KEYS, "must be {max_entries: N, ...}"):
             return
-        for key in ("min_ttl", "max_ttl", "serve_stale"):
-            seconds = value.get(key, 0)
-            if not is_int(seconds) or seconds < 0:
-                self.error(line, f"cache.{key}", "must be a non-negative number of seconds")
-        low, high = value.get("min_ttl"), value.get("max_ttl")
-        if is_int(low) and is_int(high) and low > high:
-            self.error(line, "cache.min_ttl", "must not be above cache.max_ttl")
+        self.cache_ttls(value, line, out)
         entries = value.get("max_entries", 100000)
         if not is_int(entries) or entries < 0:
             self.error(line, "cache.max_entries", "must be a non-negative integer")
@@ -355,4 +345,5 @@ def load_config(path: str | None) -> Config:
     values = reader.read(doc)
     if reader.errors:
         raise LoadFailed(reader.errors)
-    return Config(**values)
+    forwarding = forward_settings(values)
+    return Config(**values, forwarding=forwarding)

@@ -1,29 +1,15 @@
-"""The config's sections for features still to land (forwarding, the query log,
-Route 53): checked for shape now, so a config written today keeps loading."""
+"""The config's sections for features still to land (the query log, Route 53):
+checked for shape now, so a config written today keeps loading."""
 
 from __future__ import annotations
 
 from typing import Any
 
 from resolver.config_reader import SectionReader
-from resolver.zones.yamlsource import SourceDict
 
 
 class PlannedSections(SectionReader):
     """Readers of the sections whose features are planned (see config.NOT_IMPLEMENTED)."""
-
-    def _forwarders(self, value: Any, line: int, out: dict) -> None:
-        if isinstance(value, dict):  # per domain: {".": [...], "corp.test": [...]}
-            for domain, addresses in value.items():
-                where = value.line_of(domain) if isinstance(value, SourceDict) else line
-                if not isinstance(domain, str) or not domain:
-                    self.error(where, "forwarders", f"bad domain {domain!r}")
-                self._addresses(addresses or [], where, f"forwarders {domain}")
-            return
-        out["forwarders"] = self._addresses(value or [], line, "forwarders")
-
-    def _allow_recursion(self, value: Any, line: int, out: dict) -> None:
-        out["allow_recursion"] = self._cidr_list(value, line, "allow_recursion")
 
     def _query_log(self, value: Any, line: int, out: dict) -> None:
         if not self._mapping(

@@ -461,8 +461,8 @@ def test_spec_example_config_values(tmp_path: Path):
     assert "lab-east" in config.regions
     assert config.ecs is True
     assert config.cache_max_entries == 100000
-    assert config.forwarders == ()
-    assert set(config.allow_recursion) == {"127.0.0.0/8", "::1/128", "10.0.0.0/8"}
+    assert not config.forwarding.enabled
+    assert set(config.forwarding.allow_recursion) == {"127.0.0.0/8", "::1/128", "10.0.0.0/8"}
     assert config.rate_limit == RateLimitSettings()
     assert config.chaos_version == "dns server"
     assert config.chaos_id == ""
@@ -496,7 +496,9 @@ def test_forwarders_and_http_off(tmp_path: Path):
     path = tmp_path / "policydns.yaml"
     path.write_text('forwarders: ["127.0.0.1:5301", "[::1]:5302"]\nhttp: null\n')
     config = load_config(str(path))
-    assert config.forwarders == (ListenAddress("127.0.0.1", 5301), ListenAddress("::1", 5302))
+    servers = (ListenAddress("127.0.0.1", 5301), ListenAddress("::1", 5302))
+    assert config.forwarding.routes == {(): servers}
+    assert config.forwarding.route((b"www", b"example", b"org")) == ((), servers)
     assert config.http is None
 
 
@@ -558,3 +560,56 @@ def test_parse_address_rejects(text):
     """Anything but ADDR:PORT with an IP address and port 0..65535 is a ValueError."""
     with pytest.raises(ValueError):
         parse_address(text)
+
+
+def test_per_domain_forwarders_take_the_longest_suffix(tmp_path: Path):
+    """`forwarders` per domain: the longest suffix on label boundaries wins, "." is the rest."""
+    path = tmp_path / "policydns.yaml"
+    path.write_text(
+        "forwarders:\n"
+        '  ".": ["127.0.0.1:5301"]\n'
+        '  corp.test: ["127.0.0.1:5302"]\n'
+        '  Lab.Corp.Test.: ["127.0.0.1:5303", "127.0.0.1:5304"]\n'
+        "cache: {min_ttl: 5, max_ttl: 600, serve_stale: 3600}\n"
+    )
+    forwarding = load_config(str(path)).forwarding
+    assert forwarding.enabled
+
+    def ports(name: str) -> tuple[str, list[int]]:
+        route = forwarding.route(tuple(label.encode() for label in name.split(".") if label))
+        assert route is not None
+        return ".".join(label.decode() for label in route[0]) or ".", [a.port for a in route[1]]
+
+    assert ports("www.example.org") == (".", [5301])
+    assert ports("corp.test") == ("corp.test", [5302])
+    assert ports("a.b.corp.test") == ("corp.test", [5302])
+    assert ports("xcorp.test") == (".", [5301])  # a label boundary, not a string suffix
+    assert ports("x.lab.corp.test") == ("lab.corp.test", [5303, 5304])
+    assert (forwarding.min_ttl, forwarding.max_ttl, forwarding.serve_stale) == (5, 600, 3600)
+
+
+def test_a_domain_with_no_forwarders_is_not_forwarded(tmp_path: Path):
+    """An empty list for a domain keeps its names from the wider domain's forwarders."""
+    path = tmp_path / "policydns.yaml"
+    path.write_text('forwarders: {".": ["127.0.0.1:5301"], internal.test: []}\n')
+    forwarding = load_config(str(path)).forwarding
+    assert forwarding.route((b"db", b"internal", b"test")) is None
+    assert forwarding.route((b"db", b"other", b"test")) is not None
+
+
+@pytest.mark.parametrize(
+    ("text", "what"),
+    [
+        ('forwarders: {"bad..name": ["127.0.0.1:53"]}', "forwarders.bad..name"),
+        ('forwarders: {corp.test: ["127.0.0.1"]}', "forwarders.corp.test"),
+        ('forwarders: {corp.test: ["127.0.0.1:53"], "CORP.test.": []}', "given twice"),
+        ("cache: {min_ttl: 700, max_ttl: 600}", "cache.min_ttl"),
+        ("cache: {serve_stale: -1}", "cache.serve_stale"),
+    ],
+)
+def test_bad_forwarding_keys_are_errors(tmp_path: Path, text: str, what: str):
+    path = tmp_path / "policydns.yaml"
+    path.write_text(text + "\n")
+    with pytest.raises(LoadFailed) as failed:
+        load_config(str(path))
+    assert what in str(failed.value)

@@ -1,0 +1,69 @@
+"""Who may recurse and which forwarders serve a name: decided from config, no I/O."""
+
+from __future__ import annotations
+
+import ipaddress
+from dataclasses import dataclass, field
+
+from resolver.serve.listen import ListenAddress
+from resolver.wire.names import Name
+
+Route = tuple[Name, tuple[ListenAddress, ...]]  # the domain matched, its forwarders in order
+# Seconds one try at one forwarder may take, and a whole question over every forwarder:
+# below a stub resolver's own timeout (glibc and dig wait 5 s), so a client gets our
+# SERVFAIL or stale answer before it gives up on us.
+TRY_TIMEOUT = 1.0
+DEADLINE = 3.0
+STALE_TTL = 30  # RFC 8767 section 4: the TTL of a stale answer served
+SOURCES_REMEMBERED = 4096  # packet sources whose allow_recursion verdict is kept
+
+
+@dataclass(frozen=True, slots=True)
+class ForwardSettings:
+    """SPEC 3's forwarders, allow_recursion and the cache's TTL settings, checked."""
+
+    routes: dict[Name, tuple[ListenAddress, ...]] = field(default_factory=dict)
+    allow_recursion: tuple[str, ...] = ("127.0.0.0/8", "::1/128")
+    min_ttl: int = 0
+    max_ttl: int = 86400
+    serve_stale: int = 0
+    try_timeout: float = TRY_TIMEOUT
+    deadline: float = DEADLINE
+
+    @property
+    def enabled(self) -> bool:
+        return any(self.routes.values())
+
+    def route(self, name: Name) -> Route | None:
+        """The forwarders for name: the longest configured suffix on label boundaries."""
+        routes = self.routes
+        for start in range(len(name) + 1):
+            suffix = name[start:]
+            servers = routes.get(suffix)
+            if servers is not None:
+                return (suffix, servers) if servers else None
+        return None
+
+
+class Recursion:
+    """Whether a packet source may recurse (allow_recursion), each source decided once."""
+
+    def __init__(self, blocks: tuple[str, ...]) -> None:
+        self.networks = tuple(ipaddress.ip_network(block) for block in blocks)
+        self._known: dict[str, bool] = {}
+
+    def allowed(self, source: str) -> bool:
+        known = self._known.get(source)
+        if known is None:
+            try:
+                address = ipaddress.ip_address(source.partition("%")[0])
+            except ValueError:
+                known = False
+            else:
+                if address.version == 6 and address.ipv4_mapped is not None:
+                    address = address.ipv4_mapped
+                known = any(address in network for network in self.networks)
+            if len(self._known) >= SOURCES_REMEMBERED:
+                self._known.clear()
+            self._known[source] = known
+        return known
