@@ -158,9 +158,7 @@ def test_check_prints_the_warnings_and_succeeds(tmp_path: Path):
 def test_serve_logs_one_warning_line_per_key_at_startup(start_server, tmp_path: Path):
     zone = tmp_path / "w.yaml"
     zone.write_text("zone: w.test\nrecords:\n  www: [{type: A, values: [192.0.2.1]}]\n")
-    path = write(
-        tmp_path, f"zones: [{zone}]\nquery_log: {{}}\nroute53: {{state_dir: /x}}\n"
-    )
+    path = write(tmp_path, f"zones: [{zone}]\nquery_log: {{}}\nroute53: {{state_dir: /x}}\n")
     srv = start_server("--config", str(path), "--listen", "127.0.0.1:0", "--no-http")
     lines = [line for line in srv.log().splitlines() if "not implemented yet" in line]
     assert len(lines) == 2, srv.log()
