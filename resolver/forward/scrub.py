@@ -15,11 +15,12 @@ from typing import Any
 
 from dnslib import QTYPE, RD, RDMAP
 
-from resolver.wire import fastpath, names, reply, walk
+from resolver.wire import fastpath, names, walk
 from resolver.wire.codes import NOERROR, NXDOMAIN, OPT
 from resolver.wire.message import parse
 from resolver.wire.names import Name
 from resolver.wire.rdata import target_name
+from resolver.wire.reply import render
 
 A, NS, CNAME, SOA, AAAA, DNAME, DS, RRSIG, NSEC, NSEC3 = 1, 2, 5, 6, 28, 39, 43, 46, 47, 50
 SIG, TSIG, ANY = 24, 250, 255
@@ -186,7 +187,7 @@ def _ttl_offsets(body: bytes, key: bytes, count: int) -> tuple[int, ...]:
     return tuple(offsets)
 
 
-def scrub(reply_bytes: bytes, key: bytes, domain: Name, min_ttl: int, max_ttl: int) -> Scrubbed:
+def scrub(reply: bytes, key: bytes, domain: Name, min_ttl: int, max_ttl: int) -> Scrubbed:
     """The part of an upstream reply (matched to our query by ID and question) that may be
     served and cached for the question `key` routed to the forwarders of `domain`.
 
@@ -194,7 +195,7 @@ def scrub(reply_bytes: bytes, key: bytes, domain: Name, min_ttl: int, max_ttl: i
     QUERY, or for another question.
     """
     try:
-        message, _ = parse(reply_bytes)
+        message, _ = parse(reply)
     except Exception as exc:  # hostile bytes: dnslib can raise anything
         raise ScrubError(f"unparsable upstream reply: {exc}") from exc
     header = message.header
@@ -247,9 +248,7 @@ def scrub(reply_bytes: bytes, key: bytes, domain: Name, min_ttl: int, max_ttl: i
     lifetime = min(ttls) if cacheable and ttls else 0
 
     try:
-        rendered = reply.render(
-            qlabels, qtype, qclass, rcode, False, (answer, authority, additional)
-        )
+        rendered = render(qlabels, qtype, qclass, rcode, False, (answer, authority, additional))
     except Exception as exc:  # a value dnslib parsed but cannot pack again
         raise ScrubError(f"the kept records cannot be re-encoded: {exc}") from exc
     if len(rendered) > MAX_BODY:
