@@ -92,6 +92,7 @@ class FakeUpstream:
         self._stop = threading.Event()
         self._threads: list[threading.Thread] = []
         self._lock = threading.Lock()
+        self.tcp_open = 0  # TCP connections it holds open now
         self._main = threading.Thread(target=self._serve, daemon=True)
 
     # ------------------------------------------------------------------ lifecycle
@@ -149,6 +150,8 @@ class FakeUpstream:
                         conn, peer = self._tcp.accept()
                     except OSError:
                         continue
+                    with self._lock:
+                        self.tcp_open += 1
                     self._spawn(self._serve_tcp, conn, peer)
 
     def _actions(self, data: bytes, tcp: bool) -> list[Action]:
@@ -174,25 +177,33 @@ class FakeUpstream:
                     pass
 
     def _serve_tcp(self, conn: socket.socket, peer: tuple[str, int]) -> None:
-        with conn:
-            conn.settimeout(0.1)
-            buffer = b""
-            while not self._stop.is_set():
-                try:
-                    chunk = conn.recv(65537)
-                except TimeoutError:
-                    continue
-                except OSError:
+        try:
+            self._converse(conn, peer)
+        finally:
+            conn.close()
+            with self._lock:
+                self.tcp_open -= 1
+
+    def _converse(self, conn: socket.socket, peer: tuple[str, int]) -> None:
+        """Read length-prefixed queries from conn and answer each until EOF or Close."""
+        conn.settimeout(0.1)
+        buffer = b""
+        while not self._stop.is_set():
+            try:
+                chunk = conn.recv(65537)
+            except TimeoutError:
+                continue
+            except OSError:
+                return
+            if not chunk:
+                return
+            buffer += chunk
+            while len(buffer) >= 2 and len(buffer) >= 2 + struct.unpack("!H", buffer[:2])[0]:
+                size = struct.unpack("!H", buffer[:2])[0]
+                data, buffer = buffer[2 : 2 + size], buffer[2 + size :]
+                self.queries.append(Received(data, peer[:2], True))
+                if not self._answer_tcp(conn, data):
                     return
-                if not chunk:
-                    return
-                buffer += chunk
-                while len(buffer) >= 2 and len(buffer) >= 2 + struct.unpack("!H", buffer[:2])[0]:
-                    size = struct.unpack("!H", buffer[:2])[0]
-                    data, buffer = buffer[2 : 2 + size], buffer[2 + size :]
-                    self.queries.append(Received(data, peer[:2], True))
-                    if not self._answer_tcp(conn, data):
-                        return
 
     def _answer_tcp(self, conn: socket.socket, data: bytes) -> bool:
         """Carry out the handler's actions; False when the connection must close."""
