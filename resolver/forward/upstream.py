@@ -235,10 +235,7 @@ async def exchange(
     end = loop.time() + deadline
     opt = opt_record(do, 0, options)
     result = Exchange(None, None)
-    for index, server in enumerate(servers):
-        if loop.time() >= end:
-            result.failures.extend((left, "deadline") for left in servers[index:])
-            break
+    for server in servers:  # once the deadline passes, each one left fails at once
         failure = await _ask(server, question, opt, try_timeout, end, result)
         if failure is None:
             break

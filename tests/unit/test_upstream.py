@@ -141,6 +141,7 @@ async def test_spoofed_datagrams_are_ignored_and_the_right_one_is_still_taken(fa
             Other(reply(query, records=[EVIL])),  # right ID, wrong source port
             reply(bytes(other_question.pack()), records=[EVIL]),  # wrong question
             query,  # our own query echoed: QR clear
+            bytes((*query[:2], 0xA9, 0x80)) + query[4:],  # opcode NOTIFY, QR set
             b"\x00",  # a runt
             Pause(0.05),
             reply(query, records=[GOOD]),
@@ -150,9 +151,9 @@ async def test_spoofed_datagrams_are_ignored_and_the_right_one_is_still_taken(fa
     result = await ask(up.address)
     assert answers(result.reply) == ["192.0.2.1"]
     assert result.failures == []
-    # wrong ID, wrong question, QR clear and the runt at least; the wrong-source one too
-    # unless the connected socket had the kernel drop it first.
-    assert result.ignored >= 4
+    # wrong ID, wrong question, QR clear, NOTIFY and the runt at least; the wrong-source
+    # one too unless the connected socket had the kernel drop it first.
+    assert result.ignored >= 5
 
 
 async def test_a_spoofed_datagram_alone_never_ends_the_wait(fakes) -> None:
@@ -211,10 +212,13 @@ async def test_a_truncated_reply_is_retried_over_tcp_with_a_new_query(fakes) -> 
         return [reply(query, records=[GOOD])]
 
     up = start(fakes, truncating)
-    result = await ask(up.address)
-    assert answers(result.reply) == ["192.0.2.1"] and result.failures == []
-    assert [q.tcp for q in up.queries] == [False, True]
-    assert up.queries[1].data[12:] == up.queries[0].data[12:]  # same question and OPT
+    for _ in range(5):
+        result = await ask(up.address)
+        assert answers(result.reply) == ["192.0.2.1"] and result.failures == []
+    assert [q.tcp for q in up.queries] == [False, True] * 5
+    pairs = list(zip(up.queries[::2], up.queries[1::2], strict=True))
+    assert all(tcp.data[12:] == udp.data[12:] for udp, tcp in pairs)  # question and OPT
+    assert any(tcp.data[:2] != udp.data[:2] for udp, tcp in pairs)  # a new ID each time
 
 
 async def test_a_reply_of_nearly_64k_comes_over_tcp(fakes) -> None:
@@ -308,9 +312,9 @@ async def test_a_silent_server_times_out_then_the_next_answers(fakes) -> None:
 async def test_the_deadline_bounds_the_whole_exchange(fakes) -> None:
     quiet = [start(fakes, silent) for _ in range(4)]
     began = time.monotonic()
-    result = await ask(*(f.address for f in quiet), try_timeout=0.3, deadline=0.5)
+    result = await ask(*(f.address for f in quiet), try_timeout=0.4, deadline=0.5)
     elapsed = time.monotonic() - began
-    assert 0.5 <= elapsed < 0.8
+    assert 0.5 <= elapsed < 0.7  # not 0.8: the second try is cut to what is left
     assert result.reply is None and result.server is None and result.latency == 0.0
     assert result.failures == [
         (quiet[0].address, "timeout"),
@@ -319,6 +323,16 @@ async def test_the_deadline_bounds_the_whole_exchange(fakes) -> None:
         (quiet[3].address, "deadline"),
     ]
     assert quiet[2].count() == 0 and quiet[3].count() == 0
+
+
+async def test_the_deadline_bounds_the_tcp_retry_too(fakes) -> None:
+    stuck = start(fakes, lambda q, tcp: [] if tcp else [reply(q, tc=True)])
+    after = start(fakes, good)
+    began = time.monotonic()
+    result = await ask(stuck.address, after.address, try_timeout=1.0, deadline=0.3)
+    assert time.monotonic() - began < 0.5
+    assert result.failures == [(stuck.address, "tcp"), (after.address, "deadline")]
+    assert after.count() == 0
 
 
 async def test_all_failing_gives_no_reply_and_every_reason(fakes) -> None:
