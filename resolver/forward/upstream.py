@@ -23,7 +23,6 @@ from resolver.wire.walk import skip_name, skip_records
 
 RD = 0x0100
 TC = 0x0200
-QR = 0x8000
 
 
 @dataclass(slots=True)

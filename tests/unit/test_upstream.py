@@ -265,6 +265,30 @@ async def test_a_tcp_retry_to_a_closed_port_is_a_tcp_failure(fakes) -> None:
     assert time.monotonic() - began < 0.5
 
 
+def ipv6_loopback() -> bool:
+    try:
+        with socket.socket(socket.AF_INET6, socket.SOCK_DGRAM) as sock:
+            sock.bind(("::1", 0))
+    except OSError:
+        return False
+    return True
+
+
+@pytest.mark.skipif(not ipv6_loopback(), reason="no IPv6 loopback (::1) to bind")
+async def test_an_ipv6_forwarder_over_udp_and_tcp(fakes) -> None:
+    def handler(query: bytes, tcp: bool) -> list[Action]:
+        if tcp:
+            return [reply(query, records=[GOOD])]
+        return [Other(reply(query, records=[EVIL])), reply(query, tc=True)]
+
+    up = FakeUpstream(handler, host="::1").start()
+    fakes.append(up)
+    result = await ask(up.address)
+    assert result.server == ListenAddress("::1", up.address.port)
+    assert answers(result.reply) == ["192.0.2.1"] and result.failures == []
+    assert [q.tcp for q in up.queries] == [False, True]
+
+
 # ---------------------------------------------------------------------- failing over
 
 
