@@ -9,6 +9,8 @@ import dns.flags
 import dns.message
 import dns.name
 import dns.rcode
+import dns.rdata
+import dns.rdataclass
 import dns.rdatatype
 import dns.rrset
 import pytest
@@ -446,3 +448,20 @@ def test_a_compressed_dname_target_is_dropped_not_copied() -> None:
     wire[-5:] = b"\x00\x02\xc0\x0c"
     out, message = run(bytes(wire), "www.old.test")
     assert not message.answer and out.dropped == 1
+
+
+def test_a_reply_with_more_records_than_any_answer_needs_is_refused_before_parsing():
+    """A hostile upstream's 64 KiB of records would cost the event loop ~100 ms to parse."""
+    from resolver.forward.scrub import MAX_RECORDS
+
+    query = dns.message.make_query("big.example.org", "TXT")
+    reply = dns.message.make_response(query)
+    rrset = reply.find_rrset(
+        reply.answer, query.question[0].name, dns.rdataclass.IN, dns.rdatatype.TXT, create=True
+    )
+    for i in range(MAX_RECORDS + 1):
+        rrset.add(dns.rdata.from_text("IN", "TXT", f'"{i}"'), 300)
+    with pytest.raises(ScrubError, match="records"):
+        scrub(reply.to_wire(), key_of("big.example.org", "TXT"), (), 0, 86400)
+    rrset.discard(next(iter(rrset)))  # MAX_RECORDS exactly: served
+    assert scrub(reply.to_wire(), key_of("big.example.org", "TXT"), (), 0, 86400).lifetime == 300
