@@ -10,6 +10,7 @@ from __future__ import annotations
 
 import itertools
 import random
+import struct
 from typing import Protocol
 
 from dnslib import DNSLabel
@@ -49,6 +50,12 @@ def render(labels: tuple[bytes, ...], qtype: int, qclass: int, result: Result) -
     return reply.render(labels, qtype, qclass, result.rcode, aa, sections)
 
 
+def outside_body(key: bytes) -> bytes:
+    """The body for a name in no zone (`facts.outside`): REFUSED, no AA."""
+    qtype, qclass = struct.unpack_from("!HH", key, len(key) - 4)
+    return render(fastpath.labels(key), qtype, qclass, OUTSIDE)
+
+
 def answer(
     state: State,
     key: bytes,
@@ -58,7 +65,8 @@ def answer(
     source: str,
     subnet: ClientSubnet | None,
 ) -> tuple[bytes, int]:
-    """The reply body and the ECS scope it depends on.
+    """The reply body and the ECS scope it depends on; for a name in no zone, b"" with
+    `facts.outside` set (forwarding may take it, else `outside_body`).
 
     `key` is the lowercase wire question; `labels` its name's labels, if already known.
     """
@@ -95,7 +103,7 @@ def answer(
         labels = fastpath.labels(key)
     if not state.resolver.serves(labels, qtype):
         facts.outside = True  # REFUSED, unless the forwarding stage takes the question
-        return render(labels, qtype, qclass, OUTSIDE), 0
+        return b"", 0  # the caller packs outside_body(key) only if it is not forwarded
     client = make_client(state.locator, subnet, cache.source(source) if subnet is None else None)
     ctx = QueryContext(client, state.health, state.rng)
     result = state.resolver.resolve(DNSLabel(list(labels)), qtype, ctx)

@@ -19,7 +19,7 @@ from functools import partial
 from typing import Any
 
 from healthcheck.view import HealthView
-from resolver.query.answer import answer
+from resolver.query.answer import answer, outside_body
 from resolver.query.chaos import Chaos
 from resolver.query.classify import classify
 from resolver.query.engine import Resolver
@@ -188,13 +188,15 @@ class Handler:
         reusable.until = 0.0
         body, scope = answer(self, q.key, None, q.qtype, IN, source, subnet)
         limit = 65535 if tcp else fastpath.udp_limit(q.edns, q.udp_size)
-        if self.facts.outside and self.forwarding is not None:
-            forwarded = self.forwarding.body(q.key, q.flags, q.do, source, self.facts)
-            if forwarded is not None:  # the upstream's answer: it depends on no subnet
-                option = ecs.reply_option(subnet, 0)
-                if isinstance(forwarded, bytes):
-                    return fastpath.finish_query(q, option, limit, forwarded)
-                return Pending(forwarded, partial(fastpath.finish_query, q, option, limit))
+        if self.facts.outside:
+            if self.forwarding is not None:
+                forwarded = self.forwarding.body(q.key, q.flags, q.do, source, self.facts)
+                if forwarded is not None:  # the upstream's answer: it depends on no subnet
+                    option = ecs.reply_option(subnet, 0)
+                    if isinstance(forwarded, bytes):
+                        return fastpath.finish_query(q, option, limit, forwarded)
+                    return Pending(forwarded, partial(fastpath.finish_query, q, option, limit))
+            body = outside_body(q.key)
         self.facts.scope = scope
         sent = fastpath.finish_query(q, ecs.reply_option(subnet, scope), limit, body)
         cache = self.cache
@@ -221,14 +223,16 @@ class Handler:
         body, scope = answer(
             self, asked.key, asked.lowered, asked.qtype, asked.qclass, source, subnet
         )
-        if self.facts.outside and self.forwarding is not None:
-            edns = asked.edns
-            do = edns is not None and bool(edns.ttl & 0x8000)
-            forwarded = self.forwarding.body(asked.key, asked.flags, do, source, self.facts)
-            if forwarded is not None:
-                option = ecs.reply_option(subnet, 0)
-                if isinstance(forwarded, bytes):
-                    return asked.finish(forwarded, option=option)
-                return Pending(forwarded, partial(asked.finish, option=option))
+        if self.facts.outside:
+            if self.forwarding is not None:
+                edns = asked.edns
+                do = edns is not None and bool(edns.ttl & 0x8000)
+                forwarded = self.forwarding.body(asked.key, asked.flags, do, source, self.facts)
+                if forwarded is not None:
+                    option = ecs.reply_option(subnet, 0)
+                    if isinstance(forwarded, bytes):
+                        return asked.finish(forwarded, option=option)
+                    return Pending(forwarded, partial(asked.finish, option=option))
+            body = outside_body(asked.key)
         self.facts.scope = scope
         return asked.finish(body, option=ecs.reply_option(subnet, scope))
