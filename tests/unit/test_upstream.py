@@ -21,7 +21,17 @@ from hypothesis import strategies as st
 from resolver.forward.upstream import Exchange, _Datagrams, _query, exchange, matches
 from resolver.serve.listen import ListenAddress
 from resolver.wire.reply import question_wire
-from tests.upstreamfake import Action, Close, FakeUpstream, Handler, Other, Pause, Raw, reply
+from tests.upstreamfake import (
+    Action,
+    Close,
+    FakeUpstream,
+    Handler,
+    Other,
+    Pause,
+    Raw,
+    answering,
+    reply,
+)
 
 QUESTION = question_wire((b"www", b"example"), 1, 1)
 GOOD = "www.example. 300 IN A 192.0.2.1"
@@ -359,6 +369,13 @@ async def test_the_deadline_bounds_the_tcp_retry_too(fakes) -> None:
     assert after.count() == 0
 
 
+async def test_no_time_at_all_asks_nobody(fakes) -> None:
+    up = start(fakes, good)
+    result = await ask(up.address, dead_address(), deadline=0.0)
+    assert [reason for _, reason in result.failures] == ["deadline", "deadline"]
+    assert result.reply is None and up.count() == 0
+
+
 async def test_all_failing_gives_no_reply_and_every_reason(fakes) -> None:
     servers = [start(fakes, rcode(2)).address, dead_address(), start(fakes, rcode(5)).address]
     result = await ask(*servers, try_timeout=0.3)
@@ -390,6 +407,22 @@ async def test_the_retry_without_opt_is_taken_whatever_it_says(fakes) -> None:
     result = await ask(up.address)
     assert result.server == up.address and result.reply is not None
     assert result.reply[3] & 0x0F == 1 and up.count() == 2  # retried once, not forever
+
+
+# ---------------------------------------------------------------------- the fake itself
+
+
+async def test_the_fakes_zone_handler_answers_nxdomain_and_nodata_with_its_soa(fakes) -> None:
+    soa = "example. 300 IN SOA ns.example. admin.example. 1 7200 900 86400 60"
+    up = start(fakes, answering(f'{soa}\n{GOOD}\nwww.example. 300 IN TXT "hi"'))
+    result = await ask(up.address)
+    assert answers(result.reply) == ["192.0.2.1"]
+    for labels, qtype, code in (((b"nx", b"example"), 1, 3), ((b"www", b"example"), 28, 0)):
+        found = await exchange(question_wire(labels, qtype, 1), False, [up.address], 1.0, 2.0)
+        assert found.reply is not None
+        parsed = DNSRecord.parse(found.reply)
+        assert parsed.header.rcode == code and not parsed.rr
+        assert [rr.rtype for rr in parsed.auth] == [QTYPE.SOA]
 
 
 # ---------------------------------------------------------------------- randomness
