@@ -549,6 +549,11 @@ async def test_no_socket_is_left_open_whatever_happens() -> None:
 # ---------------------------------------------------------------------- uvloop
 
 
+def whole_ms(seconds: float) -> bool:
+    """Whether seconds is a whole number of milliseconds (what uvloop's loop.time() gives)."""
+    return abs(seconds * 1000 - round(seconds * 1000)) < 1e-6
+
+
 def test_the_same_on_uvloop_which_the_server_runs_on(fakes) -> None:
     """ICMP errors, the peer check, TCP, timeouts and cleanup on cancellation go through
     the loop's own transports: the server's loop must behave as the tests' loop does."""
@@ -561,6 +566,7 @@ def test_the_same_on_uvloop_which_the_server_runs_on(fakes) -> None:
         return [wrong_id, Other(reply(query, records=[EVIL])), reply(query, tc=True)]
 
     up = start(fakes, tricky)
+    up2 = start(fakes, good)
     quiet = start(fakes, silent)
 
     async def scenario() -> None:
@@ -573,8 +579,13 @@ def test_the_same_on_uvloop_which_the_server_runs_on(fakes) -> None:
             assert result.failures == [(dead, "unreachable"), (quiet.address, "timeout")]
             assert answers(result.reply) == ["192.0.2.1"] and result.ignored >= 1
             assert [q.tcp for q in up.queries] == [False, True] * (run + 1)
+            assert 0 < result.latency < 0.3 and not whole_ms(result.latency)
             # libuv keeps one /dev/null descriptor from its first TCP connection on.
             before = before or await settled_fds(up)
+        began = time.monotonic()
+        result = await ask(up2.address)
+        assert answers(result.reply) == ["192.0.2.1"]
+        assert 0 < result.latency < time.monotonic() - began and not whole_ms(result.latency)
         task = asyncio.ensure_future(ask(quiet.address, try_timeout=5.0))
         await asyncio.sleep(0.1)
         task.cancel()
