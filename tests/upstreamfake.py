@@ -79,21 +79,35 @@ class FakeUpstream:
         self.queries: list[Received] = []
         family = socket.AF_INET6 if ":" in host else socket.AF_INET
         self._family = family
-        self._udp = socket.socket(family, socket.SOCK_DGRAM)
-        self._udp.bind((host, port))
-        port = self._udp.getsockname()[1]
-        self._tcp: socket.socket | None = None
-        if tcp:
-            self._tcp = socket.socket(family, socket.SOCK_STREAM)
-            self._tcp.setsockopt(socket.SOL_SOCKET, socket.SO_REUSEADDR, 1)
-            self._tcp.bind((host, port))
-            self._tcp.listen(64)
-        self.address = ListenAddress(host, port)
+        self._udp, self._tcp = self._bind(host, port, tcp)
+        self.address = ListenAddress(host, self._udp.getsockname()[1])
         self._stop = threading.Event()
         self._threads: list[threading.Thread] = []
         self._lock = threading.Lock()
         self.tcp_open = 0  # TCP connections it holds open now
         self._main = threading.Thread(target=self._serve, daemon=True)
+
+    def _bind(self, host: str, port: int, tcp: bool) -> tuple[socket.socket, socket.socket | None]:
+        """UDP and (when tcp) TCP sockets on one port: with port 0, the kernel's UDP
+        choice, tried again while that port is taken for TCP."""
+        for _ in range(50):
+            udp = socket.socket(self._family, socket.SOCK_DGRAM)
+            udp.bind((host, port))
+            if not tcp:
+                return udp, None
+            listener = socket.socket(self._family, socket.SOCK_STREAM)
+            listener.setsockopt(socket.SOL_SOCKET, socket.SO_REUSEADDR, 1)
+            try:
+                listener.bind((host, udp.getsockname()[1]))
+            except OSError:
+                listener.close()
+                udp.close()
+                if port:
+                    raise
+                continue
+            listener.listen(64)
+            return udp, listener
+        raise OSError(f"no port on {host} free for both UDP and TCP")
 
     # ------------------------------------------------------------------ lifecycle
 

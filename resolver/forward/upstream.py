@@ -13,6 +13,7 @@ from __future__ import annotations
 import asyncio
 import secrets
 import struct
+import time
 from collections.abc import Sequence
 from dataclasses import dataclass, field
 
@@ -47,7 +48,9 @@ class _Try:
     question: bytes
     message: bytes
     reply: bytes | None = None  # the datagram that matched (UDP)
-    latency: float = 0.0  # seconds from sending to the reply
+    # seconds from sending to the reply, by time.monotonic: uvloop's loop.time() counts
+    # whole milliseconds, too coarse for a loopback or LAN forwarder's latency
+    latency: float = 0.0
 
 
 def _query(question: bytes, opt: bytes | None) -> _Try:
@@ -110,7 +113,7 @@ class _Datagrams(asyncio.DatagramProtocol):
             self.ignored += 1
             return
         attempt.reply = data
-        attempt.latency = self.done.get_loop().time() - self.sent
+        attempt.latency = time.monotonic() - self.sent
         self.done.set_result(True)
 
     def error_received(self, exc: Exception) -> None:
@@ -133,7 +136,7 @@ async def _udp(server: ListenAddress, attempt: _Try, result: Exchange) -> bytes 
         transport, _ = await loop.create_datagram_endpoint(
             lambda: protocol, remote_addr=(server.host, server.port), family=server.family
         )
-        protocol.sent = loop.time()
+        protocol.sent = time.monotonic()
         transport.sendto(attempt.message)
         answered = await protocol.done
     except OSError:
@@ -147,10 +150,9 @@ async def _udp(server: ListenAddress, attempt: _Try, result: Exchange) -> bytes 
 
 async def _tcp(server: ListenAddress, attempt: _Try) -> bytes | str:
     """One try over TCP (RFC 7766), bounded by the caller's timeout: the reply, or "tcp"."""
-    loop = asyncio.get_running_loop()
     writer: asyncio.StreamWriter | None = None
     try:
-        started = loop.time()
+        started = time.monotonic()
         reader, writer = await asyncio.open_connection(
             server.host, server.port, family=server.family
         )
@@ -164,7 +166,7 @@ async def _tcp(server: ListenAddress, attempt: _Try) -> bytes | str:
             writer.transport.abort()  # one reply a connection; never wait on a stuck peer
     if not matches(data, attempt.ident, attempt.question):
         return "tcp"
-    attempt.latency = loop.time() - started
+    attempt.latency = time.monotonic() - started
     return data
 
 

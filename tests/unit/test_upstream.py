@@ -21,7 +21,17 @@ from hypothesis import strategies as st
 from resolver.forward.upstream import Exchange, _Datagrams, _query, exchange, matches
 from resolver.serve.listen import ListenAddress
 from resolver.wire.reply import question_wire
-from tests.upstreamfake import Action, Close, FakeUpstream, Handler, Other, Pause, Raw, reply
+from tests.upstreamfake import (
+    Action,
+    Close,
+    FakeUpstream,
+    Handler,
+    Other,
+    Pause,
+    Raw,
+    answering,
+    reply,
+)
 
 QUESTION = question_wire((b"www", b"example"), 1, 1)
 GOOD = "www.example. 300 IN A 192.0.2.1"
@@ -359,6 +369,13 @@ async def test_the_deadline_bounds_the_tcp_retry_too(fakes) -> None:
     assert after.count() == 0
 
 
+async def test_no_time_at_all_asks_nobody(fakes) -> None:
+    up = start(fakes, good)
+    result = await ask(up.address, dead_address(), deadline=0.0)
+    assert [reason for _, reason in result.failures] == ["deadline", "deadline"]
+    assert result.reply is None and up.count() == 0
+
+
 async def test_all_failing_gives_no_reply_and_every_reason(fakes) -> None:
     servers = [start(fakes, rcode(2)).address, dead_address(), start(fakes, rcode(5)).address]
     result = await ask(*servers, try_timeout=0.3)
@@ -390,6 +407,22 @@ async def test_the_retry_without_opt_is_taken_whatever_it_says(fakes) -> None:
     result = await ask(up.address)
     assert result.server == up.address and result.reply is not None
     assert result.reply[3] & 0x0F == 1 and up.count() == 2  # retried once, not forever
+
+
+# ---------------------------------------------------------------------- the fake itself
+
+
+async def test_the_fakes_zone_handler_answers_nxdomain_and_nodata_with_its_soa(fakes) -> None:
+    soa = "example. 300 IN SOA ns.example. admin.example. 1 7200 900 86400 60"
+    up = start(fakes, answering(f'{soa}\n{GOOD}\nwww.example. 300 IN TXT "hi"'))
+    result = await ask(up.address)
+    assert answers(result.reply) == ["192.0.2.1"]
+    for labels, qtype, code in (((b"nx", b"example"), 1, 3), ((b"www", b"example"), 28, 0)):
+        found = await exchange(question_wire(labels, qtype, 1), False, [up.address], 1.0, 2.0)
+        assert found.reply is not None
+        parsed = DNSRecord.parse(found.reply)
+        assert parsed.header.rcode == code and not parsed.rr
+        assert [rr.rtype for rr in parsed.auth] == [QTYPE.SOA]
 
 
 # ---------------------------------------------------------------------- randomness
@@ -516,6 +549,11 @@ async def test_no_socket_is_left_open_whatever_happens() -> None:
 # ---------------------------------------------------------------------- uvloop
 
 
+def whole_ms(seconds: float) -> bool:
+    """Whether seconds is a whole number of milliseconds (what uvloop's loop.time() gives)."""
+    return abs(seconds * 1000 - round(seconds * 1000)) < 1e-6
+
+
 def test_the_same_on_uvloop_which_the_server_runs_on(fakes) -> None:
     """ICMP errors, the peer check, TCP, timeouts and cleanup on cancellation go through
     the loop's own transports: the server's loop must behave as the tests' loop does."""
@@ -528,6 +566,7 @@ def test_the_same_on_uvloop_which_the_server_runs_on(fakes) -> None:
         return [wrong_id, Other(reply(query, records=[EVIL])), reply(query, tc=True)]
 
     up = start(fakes, tricky)
+    up2 = start(fakes, good)
     quiet = start(fakes, silent)
 
     async def scenario() -> None:
@@ -540,8 +579,13 @@ def test_the_same_on_uvloop_which_the_server_runs_on(fakes) -> None:
             assert result.failures == [(dead, "unreachable"), (quiet.address, "timeout")]
             assert answers(result.reply) == ["192.0.2.1"] and result.ignored >= 1
             assert [q.tcp for q in up.queries] == [False, True] * (run + 1)
+            assert 0 < result.latency < 0.3 and not whole_ms(result.latency)
             # libuv keeps one /dev/null descriptor from its first TCP connection on.
             before = before or await settled_fds(up)
+        began = time.monotonic()
+        result = await ask(up2.address)
+        assert answers(result.reply) == ["192.0.2.1"]
+        assert 0 < result.latency < time.monotonic() - began and not whole_ms(result.latency)
         task = asyncio.ensure_future(ask(quiet.address, try_timeout=5.0))
         await asyncio.sleep(0.1)
         task.cancel()
