@@ -23,7 +23,7 @@ from prometheus_client.core import (
 )
 from prometheus_client.exposition import generate_latest
 
-from resolver.forward.stage import CACHE_FAMILY, FAILURE_FAMILY
+from resolver.forward.stage import CACHE_FAMILY, FAILURE_FAMILY, IGNORED_FAMILY
 from resolver.query.limiter import FAMILY as RATE_LIMITED_FAMILY
 from resolver.serve.admission import REFUSED_FAMILY, TIMED_OUT_FAMILY
 
@@ -56,6 +56,10 @@ EVENT_FAMILIES: dict[str, tuple[str, str | tuple[str, ...]]] = {
     FAILURE_FAMILY: (
         "Tries at a forwarder that gave no usable answer, by forwarder and reason",
         ("forwarder", "reason"),
+    ),
+    IGNORED_FAMILY: (
+        "Datagrams from forwarders dropped: wrong ID, question or source, or malformed",
+        "route",
     ),
 }
 # Upstream round trips in seconds: 1 ms .. 3 s (the forwarding deadline).

@@ -25,18 +25,19 @@ from resolver.forward.cache import ForwardCache
 from resolver.forward.scrub import Scrubbed, ScrubError, scrub
 from resolver.forward.settings import ForwardSettings, Recursion, Route
 from resolver.query.stages import Facts
-from resolver.wire import fastpath, reply
+from resolver.wire import fastpath, names, reply
 from resolver.wire.codes import SERVFAIL
 
 log = logging.getLogger("policydns.forward")
 
-CountFn = Callable[[str, Any], None]  # Metrics.count: (family, label or labels)
+CountFn = Callable[..., None]  # Metrics.count: (family, label or labels[, n])
 TimeFn = Callable[[str, float], None]  # Metrics.time_upstream: (forwarder, seconds)
 Later = Coroutine[Any, Any, bytes]
 
 # Metric families (resolver.metrics.EVENT_FAMILIES declares them).
 CACHE_FAMILY = "policydns_forward_cache"  # result: hit, miss, coalesced, stale
 FAILURE_FAMILY = "policydns_forward_failures"  # forwarder, reason
+IGNORED_FAMILY = "policydns_forward_replies_ignored"  # route: the forwarders' domain
 # Upstream exchanges at once, and clients waiting on them, per process: past these a new
 # question gets SERVFAIL (or a stale answer) at once. A resolver's whole network asking
 # distinct new names fits well within; a flood of random names cannot open sockets and
@@ -145,6 +146,8 @@ class Forwarding:
         done = await upstream.exchange(key, do, servers, settings.try_timeout, settings.deadline)
         for server, reason in done.failures:
             self.count(FAILURE_FAMILY, (str(server), reason))
+        if done.ignored:  # wrong ID, question or source: spoofing, or a confused server
+            self.count(IGNORED_FAMILY, names.to_text(domain), done.ignored)
         if done.reply is None or done.server is None:
             return None
         where = str(done.server)

@@ -28,7 +28,7 @@ from resolver.query.handler import Handler
 from resolver.serve.listen import ListenAddress, TcpSettings
 from resolver.serve.transport import DnsServer
 from resolver.zones.check import load_zone_set
-from tests.upstreamfake import FakeUpstream, answering
+from tests.upstreamfake import FakeUpstream, Other, answering, reply
 
 UPSTREAM_ZONE = """
 upstream.test. 3600 IN SOA ns.upstream.test. admin.upstream.test. 1 3600 600 86400 60
@@ -214,3 +214,23 @@ async def test_tcp_round_keeps_the_order_of_its_queries(tmp_path: Path):
             assert got[2].answer[0].rdtype == dns.rdatatype.CNAME
         finally:
             await server.stop(grace=0.1)
+
+
+async def test_spoofed_replies_are_ignored_counted_and_the_right_one_served(tmp_path: Path):
+    def spoofing(query: bytes, tcp: bool) -> list:
+        ident = struct.unpack("!H", query[:2])[0]
+        poison = ["www.upstream.test. 86400 IN A 203.0.113.66"]
+        return [
+            reply(query, records=poison, ident=ident ^ 0x5A5A),  # wrong ID
+            Other(reply(query, records=poison)),  # wrong source port
+            reply(query, records=["www.upstream.test. 300 IN A 192.0.2.80"]),
+        ]
+
+    with FakeUpstream(spoofing) as up:
+        handler, metrics = make(tmp_path, [up.address])
+        answer = await ask(handler, "www.upstream.test")
+        assert [rr.address for rr in answer.answer[0]] == ["192.0.2.80"]
+        assert ttl(answer) == 300
+        again = await ask(handler, "www.upstream.test")  # the cache holds no poison either
+        assert [rr.address for rr in again.answer[0]] == ["192.0.2.80"]
+    assert metrics.events["policydns_forward_replies_ignored", "."] >= 1
