@@ -13,6 +13,7 @@ from resolver.wire import names
 from resolver.zones.yamlsource import SourceDict
 
 CACHE_TTL_KEYS = ("min_ttl", "max_ttl", "serve_stale")
+DNS_PORT = 53  # a forwarder written without a port, as BIND and unbound take them
 
 
 class ForwardSections(SectionReader):
@@ -22,7 +23,7 @@ class ForwardSections(SectionReader):
     def _forwarders(self, value: Any, line: int, out: dict) -> None:
         routes: dict[names.Name, tuple[ListenAddress, ...]] = {}
         if not isinstance(value, dict):  # a list: every name outside the zones
-            routes[()] = self._addresses(value or [], line, "forwarders")
+            routes[()] = self._addresses(value or [], line, "forwarders", DNS_PORT)
         else:  # per domain: {".": [...], "corp.test": [...]}; the longest suffix wins
             for domain, addresses in value.items():
                 where = value.line_of(domain) if isinstance(value, SourceDict) else line
@@ -36,7 +37,7 @@ class ForwardSections(SectionReader):
                     continue
                 if name in routes:
                     self.error(where, what, f"domain {domain!r} is given twice")
-                routes[name] = self._addresses(addresses or [], where, what)
+                routes[name] = self._addresses(addresses or [], where, what, DNS_PORT)
         out["forward_routes"] = routes
 
     def _allow_recursion(self, value: Any, line: int, out: dict) -> None:

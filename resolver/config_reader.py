@@ -22,7 +22,10 @@ class SectionReader:
     def error(self, line: int, what: str, reason: str) -> None:
         self.errors.append(LoadError(self.file, line, what, reason))
 
-    def _addresses(self, value: Any, line: int, what: str) -> tuple[ListenAddress, ...]:
+    def _addresses(
+        self, value: Any, line: int, what: str, default_port: int | None = None
+    ) -> tuple[ListenAddress, ...]:
+        """ADDR:PORT items (IPv6 as [ADDR]:PORT); with default_port, a bare ADDR too."""
         items = [value] if isinstance(value, str) else value
         if not isinstance(items, list):
             self.error(line, what, "must be a list of ADDR:PORT")
@@ -32,7 +35,11 @@ class SectionReader:
             try:
                 result.append(parse_address(item))
             except ValueError as exc:
-                self.error(line, what, str(exc))
+                bare = _bare_address(item) if default_port is not None else None
+                if bare is None:
+                    self.error(line, what, str(exc))
+                else:
+                    result.append(ListenAddress(bare, default_port or 0))
         return tuple(result)
 
     def _cidr(self, item: Any, line: int, what: str) -> str | None:
@@ -62,3 +69,14 @@ class SectionReader:
             where = value.line_of(key) if isinstance(value, SourceDict) else line
             self.error(where, f"{what}.{key}", f"unknown key {key!r}")
         return not unknown
+
+
+def _bare_address(item: Any) -> str | None:
+    """An IP address written without a port (IPv6 with or without brackets), else None."""
+    text = str(item).strip()
+    if text.startswith("[") and text.endswith("]"):
+        text = text[1:-1]
+    try:
+        return str(ipaddress.ip_address(text))
+    except ValueError:
+        return None

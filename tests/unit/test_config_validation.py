@@ -183,11 +183,19 @@ CASES = [
     ),
     pytest.param(
         """
-        forwarders: ["8.8.8.8"]
+        forwarders: ["8.8.8.8:http"]
         """,
         1,
         "forwarders",
-        id="forwarder-without-port",
+        id="forwarder-with-a-bad-port",
+    ),
+    pytest.param(
+        """
+        forwarders: ["dns.example.net"]
+        """,
+        1,
+        "forwarders",
+        id="forwarder-not-an-address",
     ),
     pytest.param(
         """
@@ -601,7 +609,7 @@ def test_a_domain_with_no_forwarders_is_not_forwarded(tmp_path: Path):
     ("text", "what"),
     [
         ('forwarders: {"bad..name": ["127.0.0.1:53"]}', "forwarders.bad..name"),
-        ('forwarders: {corp.test: ["127.0.0.1"]}', "forwarders.corp.test"),
+        ('forwarders: {corp.test: ["127.0.0.1:99999"]}', "forwarders.corp.test"),
         ('forwarders: {corp.test: ["127.0.0.1:53"], "CORP.test.": []}', "given twice"),
         ("cache: {min_ttl: 700, max_ttl: 600}", "cache.min_ttl"),
         ("cache: {serve_stale: -1}", "cache.serve_stale"),
@@ -613,3 +621,14 @@ def test_bad_forwarding_keys_are_errors(tmp_path: Path, text: str, what: str):
     with pytest.raises(LoadFailed) as failed:
         load_config(str(path))
     assert what in str(failed.value)
+
+
+def test_forwarders_without_a_port_use_53(tmp_path: Path):
+    path = tmp_path / "policydns.yaml"
+    path.write_text('forwarders: {".": ["192.0.2.53", "2001:db8::53", "[2001:db8::54]"]}\n')
+    servers = load_config(str(path)).forwarding.routes[()]
+    assert [str(server) for server in servers] == [
+        "192.0.2.53:53",
+        "[2001:db8::53]:53",
+        "[2001:db8::54]:53",
+    ]

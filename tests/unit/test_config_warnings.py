@@ -108,7 +108,7 @@ def test_implemented_keys_do_not_warn(tmp_path: Path):
         ("rate_limit: {slip: -1}", "rate_limit.slip"),
         ("rate_limit: {ipv4_prefix: 33}", "rate_limit.ipv4_prefix"),
         ("rate_limit: {exempt: [10.0.0.1/8]}", "rate_limit.exempt"),
-        ('forwarders: {".": ["8.8.8.8"]}', "forwarders.."),
+        ('forwarders: {".": ["8.8.8.8:x"]}', "forwarders.."),
     ],
 )
 def test_unimplemented_keys_are_still_validated(tmp_path: Path, text: str, what: str):
