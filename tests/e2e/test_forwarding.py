@@ -22,6 +22,7 @@ from collections.abc import Callable, Iterator
 from pathlib import Path
 from typing import Any
 
+import dns.edns
 import dns.flags
 import dns.message
 import dns.query
@@ -29,11 +30,13 @@ import dns.rcode
 import dns.rdatatype
 import pytest
 from dnslib import DNSLabel, DNSRecord
+from hypothesis import HealthCheck, given, settings
+from hypothesis import strategies as st
 from prometheus_client.parser import text_string_to_metric_families
 
 from tests.dnshelp import addresses, ask, free_port, make_query, send, wait_until
 from tests.serverproc import REPO, ServerProcess
-from tests.upstreamfake import Action, FakeUpstream, Other, Pause, reply
+from tests.upstreamfake import Action, FakeUpstream, Other, Pause, answering, reply
 
 pytestmark = pytest.mark.timeout(90)
 
@@ -275,11 +278,14 @@ def test_the_question_case_and_the_do_bit_are_as_for_authoritative_answers(netwo
 
     plain = ask(server, name, use_edns=0, timeout=SLOW)
     assert plain.edns == 0 and not plain.ednsflags & dns.flags.DO
+    before_do = main.asked(name)
     signed = ask(server, name, want_dnssec=True, timeout=SLOW)
     assert_forwarded(signed)
     assert signed.edns == 0 and signed.ednsflags & dns.flags.DO
     assert addresses(signed) == ["203.0.113.20"]
-    assert main.asked(name) == 2, "a DO question was answered from the non-DO entry"
+    assert main.asked(name) == before_do + 1, "a DO question was answered from a non-DO entry"
+    assert_forwarded(ask(server, name, want_dnssec=True, timeout=SLOW))
+    assert main.asked(name) == before_do + 1, "the DO answer was not cached"
     authoritative = ask(server, "www.home.test", want_dnssec=True)
     assert authoritative.ednsflags & dns.flags.DO  # the same as ours
 
@@ -406,6 +412,7 @@ def test_a_dead_first_forwarder_falls_over_to_the_second(start_server, tmp_path)
     upstream = start_upstream(start_server, "upstream")
     with socket.socket(socket.AF_INET, socket.SOCK_DGRAM) as silent:
         silent.bind(("127.0.0.1", 0))
+        silent.settimeout(0.5)
         mute = f"127.0.0.1:{silent.getsockname()[1]}"
         closed = f"127.0.0.1:{free_port()}"
         server = start_forwarder(start_server, tmp_path, [mute, closed, upstream.address])
@@ -548,3 +555,59 @@ def test_replies_with_a_wrong_id_question_or_source_are_ignored(start_server, tm
         assert fake.queries[0].data[:2] != (4242).to_bytes(2, "big"), (
             "the client's ID went upstream"
         )
+
+
+def test_the_client_subnet_is_not_sent_upstream_by_default(start_server, tmp_path):
+    """A client's ECS option stays with us: the upstream query carries no option 8."""
+    zone = "ecs.upstream.test. 300 IN SOA ns. host. 1 7200 900 1209600 60\n"
+    zone += "www.ecs.upstream.test. 300 IN A 192.0.2.8\n"
+    with FakeUpstream(answering(zone)) as fake:
+        server = start_forwarder(start_server, tmp_path, [str(fake.address)])
+        reply = ask(server, "www.ecs.upstream.test", ecs=("10.1.2.0", 24), timeout=SLOW)
+        assert_forwarded(reply)
+        assert addresses(reply) == ["192.0.2.8"]
+        assert fake.count() == 1
+        sent = dns.message.from_wire(fake.queries[0].data)
+        assert not [o for o in sent.options if o.otype == dns.edns.OptionType.ECS], sent
+
+
+def test_records_outside_the_bailiwick_are_not_cached(start_server, tmp_path):
+    """An upstream answering www.upstream.test slips in victim.other.test A 6.6.6.6: a
+    later question for victim.other.test is asked upstream, not answered from the slip."""
+
+    def handler(query: bytes, tcp: bool) -> list[Action]:
+        name = str(DNSRecord.parse(query).q.qname).lower()
+        if name == "www.upstream.test.":
+            records = [
+                "www.upstream.test. 300 IN A 192.0.2.1",
+                "victim.other.test. 300 IN A 6.6.6.6",
+            ]
+        else:
+            records = [f"{name} 300 IN A 192.0.2.2"]
+        return [reply(query, records=records)]
+
+    with FakeUpstream(handler) as fake:
+        server = start_forwarder(start_server, tmp_path, [str(fake.address)])
+        assert "192.0.2.1" in addresses(ask(server, "www.upstream.test", timeout=SLOW))
+        victim = ask(server, "victim.other.test", timeout=SLOW)
+        assert_forwarded(victim)
+        assert addresses(victim) == ["192.0.2.2"]
+        assert fake.count() == 2
+
+
+@settings(max_examples=25, deadline=None, suppress_health_check=[HealthCheck.too_slow])
+@given(flips=st.lists(st.booleans(), min_size=17, max_size=17))
+def test_any_letter_case_is_echoed_and_shares_one_cache_entry(network, flips: list[bool]):
+    """Whatever the case of the question: it is echoed exactly, the answer is the same,
+    the TTL never rises, and upstream was asked for the name only once in all."""
+    server, main = network["server"], network["main"]
+    name = "www.upstream.test"
+    spelled = "".join(c.upper() if flip else c for c, flip in zip(name, flips, strict=True))
+    reply = ask(server, spelled, timeout=SLOW)
+    assert_forwarded(reply)
+    assert reply.question[0].name.to_text() == spelled + "."
+    assert addresses(reply) == ["203.0.113.10"]
+    ttl = first_ttl(reply)
+    assert ttl <= network.setdefault("last_ttl", ttl)
+    network["last_ttl"] = ttl
+    assert main.asked(name) <= 1
