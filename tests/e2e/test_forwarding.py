@@ -449,6 +449,50 @@ def test_an_upstream_servfail_or_refused_moves_on_to_the_next(start_server, tmp_
     assert refused == 1
 
 
+def test_an_upstream_servfail_is_counted_and_the_next_forwarder_answers(start_server, tmp_path):
+    upstream = start_upstream(start_server, "upstream")
+    with FakeUpstream(lambda query, tcp: [reply(query, rcode=2)]) as failing:
+        server = start_forwarder(start_server, tmp_path, [str(failing.address), upstream.address])
+        answer = ask(server, "www.upstream.test", timeout=SLOW)
+        assert_forwarded(answer)
+        assert addresses(answer) == ["203.0.113.10"]
+        assert failing.count() == 1
+    servfails = metric(
+        server,
+        "policydns_forward_failures_total",
+        forwarder=str(failing.address),
+        reason="servfail",
+    )
+    assert servfails == 1
+
+
+def test_the_whole_question_has_a_deadline(start_server, tmp_path):
+    """Four forwarders that never answer: each try may take 1 s, the question 3 s, so the
+    client has SERVFAIL after about 3 s and the fourth forwarder is never asked."""
+    sockets = [socket.socket(socket.AF_INET, socket.SOCK_DGRAM) for _ in range(4)]
+    try:
+        for each in sockets:
+            each.bind(("127.0.0.1", 0))
+            each.settimeout(0.2)
+        mutes = [f"127.0.0.1:{each.getsockname()[1]}" for each in sockets]
+        server = start_forwarder(start_server, tmp_path, mutes)
+        began = time.monotonic()
+        reply = ask(server, "www.upstream.test", timeout=SLOW)
+        took = time.monotonic() - began
+        assert reply.rcode() == dns.rcode.SERVFAIL
+        assert 2.7 <= took <= 3.6, took
+        asked = []
+        for each in sockets:
+            try:
+                asked.append(bool(each.recv(4096)))
+            except TimeoutError:
+                asked.append(False)
+        assert asked == [True, True, True, False], asked
+    finally:
+        for each in sockets:
+            each.close()
+
+
 @pytest.mark.parametrize("serve_stale", [60, 0])
 def test_with_every_forwarder_dead_a_stale_answer_or_servfail(start_server, tmp_path, serve_stale):
     """short.upstream.test has TTL 1; after the upstream is stopped and the answer has

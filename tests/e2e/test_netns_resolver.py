@@ -67,6 +67,7 @@ class Network:
     """The namespaces, links and processes one test run made, to be undone in reverse."""
 
     tag: str
+    logdir: Path
     namespaces: list[str] = field(default_factory=list)
     etc: list[Path] = field(default_factory=list)
     procs: list[subprocess.Popen] = field(default_factory=list)
@@ -108,7 +109,7 @@ class Network:
         (etc / "nsswitch.conf").write_text("hosts: files dns\n")
 
     def spawn(self, namespace: str, role: str, *args: str) -> subprocess.Popen:
-        log = Path(f"/tmp/{self.name(role)}.log")
+        log = self.logdir / f"{role}.log"
         self.logs[role] = log
         with open(log, "wb") as out:
             proc = subprocess.Popen(
@@ -161,8 +162,6 @@ class Network:
                     pass
             else:
                 shutil.rmtree(etc, ignore_errors=True)
-        for log in self.logs.values():
-            log.unlink(missing_ok=True)
 
     def show_logs(self) -> str:
         return "\n".join(
@@ -177,7 +176,7 @@ def network(tmp_path: Path) -> Iterator[Network]:
     reason = why_not()
     if reason is not None:
         pytest.skip(f"the test network: {reason}")
-    net = Network(str(os.getpid()))
+    net = Network(str(os.getpid()), tmp_path)
     try:
         client = net.add_namespace("c")
         resolver = net.add_namespace("r")
