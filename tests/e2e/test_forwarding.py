@@ -36,7 +36,7 @@ from prometheus_client.parser import text_string_to_metric_families
 
 from tests.dnshelp import addresses, ask, free_port, make_query, send, wait_until
 from tests.serverproc import REPO, ServerProcess
-from tests.upstreamfake import Action, FakeUpstream, Other, Pause, answering, reply
+from tests.upstreamfake import Action, Close, FakeUpstream, Other, Pause, answering, reply
 
 pytestmark = pytest.mark.timeout(90)
 
@@ -655,3 +655,69 @@ def test_any_letter_case_is_echoed_and_shares_one_cache_entry(network, flips: li
     assert ttl <= network.setdefault("last_ttl", ttl)
     network["last_ttl"] = ttl
     assert main.asked(name) <= 1
+
+
+def test_a_truncated_reply_whose_tcp_retry_fails_moves_on(start_server, tmp_path):
+    """The first forwarder truncates over UDP and closes TCP connections unanswered: the
+    failure is counted as tcp and the second forwarder answers."""
+    upstream = start_upstream(start_server, "upstream")
+
+    def handler(query: bytes, tcp: bool) -> list[Action]:
+        return [Close()] if tcp else [reply(query, tc=True)]
+
+    with FakeUpstream(handler) as cutting:
+        server = start_forwarder(start_server, tmp_path, [str(cutting.address), upstream.address])
+        answer = ask(server, "www.upstream.test", timeout=SLOW)
+        assert_forwarded(answer)
+        assert addresses(answer) == ["203.0.113.10"]
+        assert cutting.count(tcp=False) == 1 and cutting.count(tcp=True) == 1
+    failures = metric(
+        server, "policydns_forward_failures_total", forwarder=str(cutting.address), reason="tcp"
+    )
+    assert failures == 1
+
+
+@pytest.fixture(scope="module")
+def hostile(tmp_path_factory: pytest.TempPathFactory) -> Iterator[dict[str, Any]]:
+    """A forwarder whose only upstream is a fake that sends what the test puts in
+    `mutations` (first) and then a clean reply."""
+    work = tmp_path_factory.mktemp("hostile")
+    state: dict[str, Any] = {"mutations": []}
+
+    def handler(query: bytes, tcp: bool) -> list[Action]:
+        name = str(DNSRecord.parse(query).q.qname)
+        clean = reply(query, records=[f"{name} 300 IN A 192.0.2.123"])
+        broken = bytearray(clean)
+        for at, value in state["mutations"]:
+            if 2 <= at < len(broken):  # the ID stays: the reply must be looked at
+                broken[at] = value
+        return [bytes(broken[: state.get("cut", len(broken))]), clean]
+
+    with FakeUpstream(handler) as fake:
+        config = write_config(work, [str(fake.address)])
+        proc = ServerProcess(["--config", str(config), "--listen", "127.0.0.1:0", "--no-http"])
+        proc.start(work / "server.log")
+        try:
+            yield {"server": proc, "state": state}
+        finally:
+            proc.stop()
+
+
+@settings(max_examples=40, deadline=None, suppress_health_check=[HealthCheck.too_slow])
+@given(
+    mutations=st.lists(st.tuples(st.integers(2, 80), st.integers(0, 255)), max_size=6),
+    cut=st.integers(2, 120),
+)
+def test_hostile_upstream_replies_never_break_the_server(hostile, mutations, cut):
+    """Whatever bytes come back first (a clean reply with octets changed, cut short), the
+    client gets a well-formed reply to its own question within the deadline (the rcode
+    is whatever the forwarder made of it), and the server goes on answering its zone."""
+    server = hostile["server"]
+    hostile["state"].update(mutations=mutations, cut=cut)
+    name = fresh("hostile-")
+    query = make_query(name)
+    answer = send(server, query, timeout=SLOW)
+    assert answer.id == query.id
+    assert answer.question[0].name.to_text().lower() == name + "."
+    assert answer.flags & dns.flags.QR and not answer.flags & dns.flags.AA
+    assert addresses(ask(server, "www.home.test")) == ["192.0.2.99"]
