@@ -16,6 +16,8 @@ from healthcheck.checker import HealthChecker
 from resolver import __version__, http_api
 from resolver.config import Config
 from resolver.errors import LoadError, LoadFailed
+from resolver.forward.cache import ForwardCache
+from resolver.forward.stage import Forwarding
 from resolver.metrics import Metrics
 from resolver.query.chaos import Chaos
 from resolver.query.engine import Resolver
@@ -93,28 +95,41 @@ def apply_loaded(
     zone_set: ZoneSet,
     locator: Locator,
     limiter: Limiter,
+    forwarding: Forwarding,
 ) -> None:
     """Put one loaded configuration into a running process's handler and listeners.
 
     The one place a reload changes how a process answers, used alike by the main process
     and by every worker (which builds its own locator): zones, chaos texts, ECS, the
-    locator, the cache bound, the TCP settings and rate limiting (its accounts kept when
-    its settings did not change). Log settings are command-line flags, fixed for the
-    process's life. The swap comes last: it empties every cached answer.
+    locator, the cache bound, forwarding, the TCP settings and rate limiting (its
+    accounts kept when its settings did not change). Log settings are command-line
+    flags, fixed for the process's life. The swap comes last: it empties every cached answer.
     """
     place(handler.after_answer, limiter, config.rate_limit)
     handler.locator = locator
     handler.use_ecs = config.ecs
     handler.chaos = chaos_of(config)
-    handler.cache.max_entries = config.cache_max_entries
+    answers, forwarded = cache_shares(config)
+    handler.cache.max_entries = answers
+    forwarding.reconfigure(config.forwarding)
+    forwarding.cache.max_entries = forwarded
     server.tcp.settings = config.tcp
     handler.swap(Resolver(zone_set))
 
 
+def cache_shares(config: Config) -> tuple[int, int]:
+    """cache.max_entries split between answer reuse and, when forwarding is on, the
+    forward cache (a quarter): one bound for every kind of cached answer (SPEC 3)."""
+    total = config.cache_max_entries
+    forwarded = total // 4 if config.forwarding.enabled else 0
+    return total - forwarded, forwarded
+
+
 def build_handler(loaded: Loaded, health: Any, metrics: Metrics, log_queries: bool) -> Handler:
     """The query handler for one process, from what one load produced (rate limiting
-    comes from `build_limiter`)."""
+    comes from `build_limiter`, forwarding from `build_forwarding`)."""
     config = loaded.config
+    answers, _ = cache_shares(config)
     return Handler(
         Resolver(loaded.zone_set),
         health,
@@ -123,8 +138,18 @@ def build_handler(loaded: Loaded, health: Any, metrics: Metrics, log_queries: bo
         config.ecs,
         metrics,
         log_queries,
-        Reuse(config.cache_max_entries),
+        Reuse(answers),
     )
+
+
+def build_forwarding(handler: Handler, config: Config, metrics: Metrics) -> Forwarding:
+    """One process's forwarding stage, in the handler (it refuses all while no forwarders
+    are configured, and a reload may configure them)."""
+    _, forwarded = cache_shares(config)
+    cache = ForwardCache(forwarded)
+    forwarding = Forwarding(config.forwarding, cache, metrics.count, metrics.time_upstream)
+    handler.forwarding = forwarding
+    return forwarding
 
 
 def build_limiter(handler: Handler, config: Config, metrics: Metrics) -> Limiter:
@@ -161,6 +186,7 @@ class App:
         self.metrics.health_states = self.checker.states
         self.handler = build_handler(self.loaded, self.checker.view(), self.metrics, log_queries)
         self.limiter = build_limiter(self.handler, config, self.metrics)
+        self.forwarding = build_forwarding(self.handler, config, self.metrics)
         self.metrics.cache_stats = lambda: (self.handler.cache.hits, self.handler.cache.misses)
         self.server = DnsServer(self.handler.handle, config.tcp, count=self.metrics.count)
         self.workers: list[workers.WorkerLink] = []
@@ -179,10 +205,11 @@ class App:
             metrics = Metrics()
             handler = build_handler(self.loaded, self.checker.view(), metrics, self.log_queries)
             limiter = build_limiter(handler, self.loaded.config, metrics)
+            forwarding = build_forwarding(handler, self.loaded.config, metrics)
 
             def apply(config: Config, zone_set: ZoneSet) -> None:
                 locator = make_locator(config)
-                apply_loaded(handler, worker.server, config, zone_set, locator, limiter)
+                apply_loaded(handler, worker.server, config, zone_set, locator, limiter, forwarding)
 
             worker = workers.Worker(number, sock, handler, config.tcp, apply)
             run_loop(worker.run(addresses))
@@ -343,7 +370,13 @@ class App:
             self.loaded = loaded
             waits = await self._send_reload(config, loaded.zone_set)
             apply_loaded(
-                self.handler, self.server, config, loaded.zone_set, loaded.locator, self.limiter
+                self.handler,
+                self.server,
+                config,
+                loaded.zone_set,
+                loaded.locator,
+                self.limiter,
+                self.forwarding,
             )
             await self.checker.update(loaded.zone_set.health_checks)
             view = self.checker.view()

@@ -23,6 +23,7 @@ from prometheus_client.core import (
 )
 from prometheus_client.exposition import generate_latest
 
+from resolver.forward.stage import CACHE_FAMILY, FAILURE_FAMILY
 from resolver.query.limiter import FAMILY as RATE_LIMITED_FAMILY
 from resolver.serve.admission import REFUSED_FAMILY, TIMED_OUT_FAMILY
 
@@ -37,15 +38,28 @@ MAX_LABEL_SETS = 2000
 OVERFLOW_SETS = 200
 OTHER = "OTHER"
 Labels = tuple[str, str, str]
-# Counters of events outside the answer path (rate limiting, TCP connections): family ->
-# (help, label name). A module that counts an event declares its family here and calls
-# Metrics.count(family, label value); the label values a family takes are fixed by its
-# caller, never by a client, so the counters stay bounded.
-EVENT_FAMILIES: dict[str, tuple[str, str]] = {
+Label = str | tuple[str, ...]  # an event's label value, or values for several labels
+# Counters of events outside the answer path (rate limiting, TCP connections,
+# forwarding): family -> (help, label name or names). A module that counts an event
+# declares its family here and calls Metrics.count(family, label value, or a tuple of
+# values for several labels); the label values a family takes are fixed by its caller
+# or the config, never by a client, so the counters stay bounded.
+EVENT_FAMILIES: dict[str, tuple[str, str | tuple[str, ...]]] = {
     RATE_LIMITED_FAMILY: ("UDP replies held back by rate limiting", "action"),
     REFUSED_FAMILY: ("TCP connections closed at accept: a connection cap was reached", "reason"),
     TIMED_OUT_FAMILY: ("TCP connections the server closed on a timeout", "reason"),
+    CACHE_FAMILY: (
+        "Forwarded questions: answered from the forward cache (hit), asked upstream "
+        "(miss), joined to the same question in flight (coalesced), served stale",
+        "result",
+    ),
+    FAILURE_FAMILY: (
+        "Tries at a forwarder that gave no usable answer, by forwarder and reason",
+        ("forwarder", "reason"),
+    ),
 }
+# Upstream round trips in seconds: 1 ms .. 3 s (the forwarding deadline).
+UPSTREAM_BUCKETS = (0.001, 0.0025, 0.005, 0.01, 0.025, 0.05, 0.1, 0.25, 0.5, 1.0, 3.0)
 
 
 def admit(queries: Mapping[Labels, int], labels: Labels, cap: int) -> Labels:
@@ -73,11 +87,21 @@ class Metrics:
         self.cache_stats: Callable[[], tuple[int, int]] = lambda: (0, 0)
         # The latest counters reported by each worker process (--workers), added in.
         self.remote: dict[int, dict[str, Any]] = {}
-        self.events: Counter[tuple[str, str]] = Counter()
+        self.events: Counter[tuple[str, Label]] = Counter()
+        # Per forwarder: the count in each of UPSTREAM_BUCKETS (and +Inf), then the sum.
+        self.upstream: dict[str, list[float]] = {}
 
-    def count(self, family: str, label: str, n: int = 1) -> None:
+    def count(self, family: str, label: Label, n: int = 1) -> None:
         """One (or n) more of an event of a family declared in EVENT_FAMILIES."""
         self.events[family, label] += n
+
+    def time_upstream(self, forwarder: str, seconds: float) -> None:
+        """One answer from a forwarder (a config address: the label set stays bounded)."""
+        found = self.upstream.get(forwarder)
+        if found is None:
+            found = self.upstream[forwarder] = [0.0] * (len(UPSTREAM_BUCKETS) + 2)
+        found[bisect.bisect_left(UPSTREAM_BUCKETS, seconds)] += 1
+        found[-1] += seconds
 
     def observe(self, labels: tuple[str, str, str], seconds: float) -> None:
         """One answered query: labels are (qtype, rcode, policy)."""
@@ -109,6 +133,7 @@ class Metrics:
             list(self.remote.values()),
             self.max_label_sets,
             dict(self.events),
+            {forwarder: list(counts) for forwarder, counts in self.upstream.items()},
         )
 
     def render(self) -> bytes:
@@ -134,7 +159,8 @@ class Snapshot:
     healthy: dict[str, bool]
     remote: list[dict[str, Any]] = field(default_factory=list)
     max_label_sets: int = MAX_LABEL_SETS
-    events: dict[tuple[str, str], int] = field(default_factory=dict)
+    events: dict[tuple[str, Label], int] = field(default_factory=dict)
+    upstream: dict[str, list[float]] = field(default_factory=dict)
 
     def registry(self) -> CollectorRegistry:
         registry = CollectorRegistry(auto_describe=False)
@@ -198,12 +224,34 @@ class _Collector:
         )
         latency.add_metric([], buckets, latency_sum)
         yield latency
-        events: Counter[tuple[str, str]] = Counter(m.events)
+        events: Counter[tuple[str, Label]] = Counter(m.events)
         for snapshot in m.remote:
             events.update(snapshot.get("events", {}))
         for family, (text, label) in sorted(EVENT_FAMILIES.items()):
-            counter = CounterMetricFamily(family, text, labels=[label])
-            for (name, value), count in sorted(events.items()):
+            names = [label] if isinstance(label, str) else list(label)
+            counter = CounterMetricFamily(family, text, labels=names)
+            for (name, value), count in sorted(events.items(), key=str):
                 if name == family:
-                    counter.add_metric([value], count)
+                    counter.add_metric([value] if isinstance(value, str) else list(value), count)
             yield counter
+        yield self._upstream()
+
+    def _upstream(self) -> HistogramMetricFamily:
+        """The forwarders' round trips, every process's added together."""
+        totals: dict[str, list[float]] = {}
+        for source in (self.m.upstream, *(s.get("upstream", {}) for s in self.m.remote)):
+            for forwarder, counts in source.items():
+                found = totals.setdefault(forwarder, [0.0] * len(counts))
+                totals[forwarder] = [a + b for a, b in zip(found, counts, strict=True)]
+        family = HistogramMetricFamily(
+            "policydns_forward_upstream_seconds",
+            "Time from a query sent to a forwarder to its accepted answer",
+            labels=["forwarder"],
+        )
+        for forwarder, counts in sorted(totals.items()):
+            cumulative, buckets = 0.0, []
+            for bound, count in zip((*UPSTREAM_BUCKETS, float("inf")), counts, strict=False):
+                cumulative += count
+                buckets.append(("+Inf" if bound == float("inf") else repr(bound), cumulative))
+            family.add_metric([forwarder], buckets, counts[-1])
+        return family

@@ -69,9 +69,12 @@ class Received:
 
 
 class FakeUpstream:
-    """A programmable DNS server on host (127.0.0.1) and port (0: an ephemeral one)."""
+    """A programmable DNS server on host (127.0.0.1) and port (0: an ephemeral one);
+    tcp=False: no TCP listener (a TCP connection to the port is refused)."""
 
-    def __init__(self, handler: Handler, host: str = "127.0.0.1", port: int = 0) -> None:
+    def __init__(
+        self, handler: Handler, host: str = "127.0.0.1", port: int = 0, tcp: bool = True
+    ) -> None:
         self.handler = handler
         self.queries: list[Received] = []
         family = socket.AF_INET6 if ":" in host else socket.AF_INET
@@ -79,14 +82,17 @@ class FakeUpstream:
         self._udp = socket.socket(family, socket.SOCK_DGRAM)
         self._udp.bind((host, port))
         port = self._udp.getsockname()[1]
-        self._tcp = socket.socket(family, socket.SOCK_STREAM)
-        self._tcp.setsockopt(socket.SOL_SOCKET, socket.SO_REUSEADDR, 1)
-        self._tcp.bind((host, port))
-        self._tcp.listen(64)
+        self._tcp: socket.socket | None = None
+        if tcp:
+            self._tcp = socket.socket(family, socket.SOCK_STREAM)
+            self._tcp.setsockopt(socket.SOL_SOCKET, socket.SO_REUSEADDR, 1)
+            self._tcp.bind((host, port))
+            self._tcp.listen(64)
         self.address = ListenAddress(host, port)
         self._stop = threading.Event()
         self._threads: list[threading.Thread] = []
         self._lock = threading.Lock()
+        self.tcp_open = 0  # TCP connections it holds open now
         self._main = threading.Thread(target=self._serve, daemon=True)
 
     # ------------------------------------------------------------------ lifecycle
@@ -105,7 +111,8 @@ class FakeUpstream:
         for thread in threads:
             thread.join(5)
         self._udp.close()
-        self._tcp.close()
+        if self._tcp is not None:
+            self._tcp.close()
 
     def __enter__(self) -> FakeUpstream:
         return self.start()
@@ -128,7 +135,8 @@ class FakeUpstream:
 
     def _serve(self) -> None:
         while not self._stop.is_set():
-            ready, _, _ = select.select([self._udp, self._tcp], [], [], 0.05)
+            listening = [self._udp] if self._tcp is None else [self._udp, self._tcp]
+            ready, _, _ = select.select(listening, [], [], 0.05)
             for sock in ready:
                 if sock is self._udp:
                     try:
@@ -137,11 +145,13 @@ class FakeUpstream:
                         continue
                     self.queries.append(Received(data, peer[:2], False))
                     self._spawn(self._answer_udp, data, peer)
-                else:
+                elif self._tcp is not None:
                     try:
                         conn, peer = self._tcp.accept()
                     except OSError:
                         continue
+                    with self._lock:
+                        self.tcp_open += 1
                     self._spawn(self._serve_tcp, conn, peer)
 
     def _actions(self, data: bytes, tcp: bool) -> list[Action]:
@@ -167,25 +177,33 @@ class FakeUpstream:
                     pass
 
     def _serve_tcp(self, conn: socket.socket, peer: tuple[str, int]) -> None:
-        with conn:
-            conn.settimeout(0.1)
-            buffer = b""
-            while not self._stop.is_set():
-                try:
-                    chunk = conn.recv(65537)
-                except TimeoutError:
-                    continue
-                except OSError:
+        try:
+            self._converse(conn, peer)
+        finally:
+            conn.close()
+            with self._lock:
+                self.tcp_open -= 1
+
+    def _converse(self, conn: socket.socket, peer: tuple[str, int]) -> None:
+        """Read length-prefixed queries from conn and answer each until EOF or Close."""
+        conn.settimeout(0.1)
+        buffer = b""
+        while not self._stop.is_set():
+            try:
+                chunk = conn.recv(65537)
+            except TimeoutError:
+                continue
+            except OSError:
+                return
+            if not chunk:
+                return
+            buffer += chunk
+            while len(buffer) >= 2 and len(buffer) >= 2 + struct.unpack("!H", buffer[:2])[0]:
+                size = struct.unpack("!H", buffer[:2])[0]
+                data, buffer = buffer[2 : 2 + size], buffer[2 + size :]
+                self.queries.append(Received(data, peer[:2], True))
+                if not self._answer_tcp(conn, data):
                     return
-                if not chunk:
-                    return
-                buffer += chunk
-                while len(buffer) >= 2 and len(buffer) >= 2 + struct.unpack("!H", buffer[:2])[0]:
-                    size = struct.unpack("!H", buffer[:2])[0]
-                    data, buffer = buffer[2 : 2 + size], buffer[2 + size :]
-                    self.queries.append(Received(data, peer[:2], True))
-                    if not self._answer_tcp(conn, data):
-                        return
 
     def _answer_tcp(self, conn: socket.socket, data: bytes) -> bool:
         """Carry out the handler's actions; False when the connection must close."""

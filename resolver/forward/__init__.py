@@ -6,5 +6,9 @@ answered by upstream resolvers and cached for their TTL.
 - `scrub`: an upstream reply checked and cut to what may be served and cached: pure;
 - `cache`: the cache of scrubbed answers, TTLs counting down, serve-stale: pure.
 
-The query path (`resolver.query.forwarding`) drives these; nothing here imports it.
+- `stage`: the forwarding stage the handler calls (a `query.stages.Forwarder`): who is
+  forwarded, the cache, one exchange for identical questions in flight, serve-stale.
+
+The package is the network side of the query path, a layer with `serve`: it may use
+`query`'s stages, and `query` knows it only through the `Forwarder` protocol.
 """

@@ -27,6 +27,8 @@ from resolver.wire import fastpath, reply
 from resolver.wire.codes import IN, NOERROR, NXDOMAIN, REFUSED
 from resolver.wire.ecs import ClientSubnet
 
+OUTSIDE = Result(rcode=REFUSED, authoritative=False)  # a name in no zone: never changed
+
 
 class State(Protocol):
     """What the answer stage reads of the handler: the current data and this query."""
@@ -89,10 +91,13 @@ def answer(
             facts.policy = entry.policy
             reusable.set(entry.expires, False, draw)
             return pick(draw, state.rng), 0
-    client = make_client(state.locator, subnet, cache.source(source) if subnet is None else None)
-    ctx = QueryContext(client, state.health, state.rng)
     if labels is None:
         labels = fastpath.labels(key)
+    if not state.resolver.serves(labels, qtype):
+        facts.outside = True  # REFUSED, unless the forwarding stage takes the question
+        return render(labels, qtype, qclass, OUTSIDE), 0
+    client = make_client(state.locator, subnet, cache.source(source) if subnet is None else None)
+    ctx = QueryContext(client, state.health, state.rng)
     result = state.resolver.resolve(DNSLabel(list(labels)), qtype, ctx)
     facts.policy = ">".join(result.policies) or "none"
     scope = reply_scope(result.scope, subnet, client.address.version if client.address else None)

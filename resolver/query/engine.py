@@ -37,6 +37,10 @@ class Resolver:
     def __init__(self, zone_set: ZoneSet) -> None:
         self.zone_set = zone_set
 
+    def serves(self, name: Name, qtype: int) -> bool:
+        """Whether a zone here answers for name (lowercase labels): else REFUSED."""
+        return self._zone_for(name, qtype) is not None
+
     def resolve(self, qname: DNSLabel, qtype: int, ctx: QueryContext) -> Result:
         result = self.resolve_into(qname, qtype, ctx, Result())
         if result.random:

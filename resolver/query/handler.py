@@ -13,6 +13,10 @@ from __future__ import annotations
 import random
 import struct
 import time
+from collections.abc import Awaitable, Callable, Coroutine
+from dataclasses import dataclass
+from functools import partial
+from typing import Any
 
 from healthcheck.view import HealthView
 from resolver.query.answer import answer
@@ -23,9 +27,19 @@ from resolver.query.errorlog import ErrorLog
 from resolver.query.location import Locator
 from resolver.query.querylog import Observer, Statistics
 from resolver.query.reuse import Reusable, Reuse, pick
-from resolver.query.stages import AfterAnswer, Facts
+from resolver.query.stages import AfterAnswer, Facts, Forwarder
 from resolver.wire import ecs, fastpath, reply
 from resolver.wire.codes import IN, SERVFAIL
+
+Later = Coroutine[Any, Any, "bytes | None"]  # a reply that waits for a forwarder
+
+
+@dataclass(slots=True)
+class Pending:
+    """A forwarded question's body still to come, and how its reply is finished."""
+
+    body: Awaitable[bytes]
+    finish: Callable[[bytes], bytes]
 
 
 class Handler:
@@ -41,6 +55,7 @@ class Handler:
         metrics: Observer | None = None,
         log_queries: bool = False,
         cache: Reuse | None = None,
+        forwarding: Forwarder | None = None,
     ) -> None:
         self.resolver = resolver
         self.health = health
@@ -50,6 +65,7 @@ class Handler:
         self.metrics = metrics
         self.log_queries = log_queries  # the query log wants every query: no replay
         self.cache = cache if cache is not None else Reuse(100000)
+        self.forwarding = forwarding  # None: names outside the zones are refused
         self.rng = random.Random()
         # The after-answer stage: statistics and the query log first, then each module of
         # `after_answer` in order. Statistics is called directly, not through the list: on
@@ -77,8 +93,9 @@ class Handler:
 
     # --- the stages ----------------------------------------------------------------------
 
-    def handle(self, data: bytes, source: str, tcp: bool) -> bytes | None:
-        """Reply bytes for one message, or None when RFCs (or a module) say not to answer."""
+    def handle(self, data: bytes, source: str, tcp: bool) -> bytes | Later | None:
+        """Reply bytes for one message, or None when RFCs (or a module) say not to answer;
+        for a question forwarded upstream, a coroutine that gives either."""
         if len(data) < 12 or data[2] & 0x80:
             return None  # no header, or a response: never answer it (reflection loops)
         start = time.perf_counter()
@@ -100,27 +117,41 @@ class Handler:
                 return sent
             facts = self.facts
             facts.refill(known[4], known[5], known[2], known[6])
-        else:
-            # Stages 2 to 4, parse, answer, finish: by the fast route when it can.
-            facts = self.facts = Facts()
+            return self._modules(facts, sent, source, tcp, start)
+        # Stages 2 to 4, parse, answer, finish: by the fast route when it can.
+        facts = self.facts = Facts()
+        made: bytes | Pending
+        try:
+            query = fastpath.parse_query(data)
+            plain = self._plain(data, query, source, tcp) if query is not None else None
+            made = plain if plain is not None else self._general(data, source, tcp)
+        except Exception:
+            self._errors.report(source)
+            ident, flags = struct.unpack_from("!HH", data)
+            made = reply.header_only(ident, flags, SERVFAIL)
+        if isinstance(made, Pending):  # forwarded upstream: finished when the answer comes
+            return self._later(made, facts, data, source, tcp, start)
+        return self._after(facts, made, source, tcp, start)
+
+    def _after(
+        self, facts: Facts, sent: bytes, source: str, tcp: bool, start: float
+    ) -> bytes | None:
+        """Stage 5, after the answer: statistics, then every module in order."""
+        statistics = self.statistics
+        if statistics is not None:
             try:
-                query = fastpath.parse_query(data)
-                plain = self._plain(data, query, source, tcp) if query is not None else None
-                sent = plain if plain is not None else self._general(data, source, tcp)
+                statistics.after(facts, sent, source, tcp, start)
             except Exception:
                 self._errors.report(source)
-                ident, flags = struct.unpack_from("!HH", data)
-                sent = reply.header_only(ident, flags, SERVFAIL)
-            # Stage 5, after the answer: statistics, then every module in order.
-            statistics = self.statistics
-            if statistics is not None:
-                try:
-                    statistics.after(facts, sent, source, tcp, start)
-                except Exception:
-                    self._errors.report(source)
-            if not self.after_answer:
-                return sent
-        try:  # the modules after statistics; one may replace or drop the reply
+        if not self.after_answer:
+            return sent
+        return self._modules(facts, sent, source, tcp, start)
+
+    def _modules(
+        self, facts: Facts, sent: bytes, source: str, tcp: bool, start: float
+    ) -> bytes | None:
+        """The modules after statistics; one may replace or drop the reply."""
+        try:
             for module in self.after_answer:
                 out = module.after(facts, sent, source, tcp, start)
                 if out is None:
@@ -130,7 +161,22 @@ class Handler:
             self._errors.report(source)
         return sent
 
-    def _plain(self, data: bytes, q: fastpath.Query, source: str, tcp: bool) -> bytes | None:
+    async def _later(
+        self, pending: Pending, facts: Facts, data: bytes, source: str, tcp: bool, start: float
+    ) -> bytes | None:
+        """A forwarded question's reply, once its body arrives: finished, then stage 5."""
+        try:
+            body = await pending.body
+            sent = pending.finish(body)
+        except Exception:
+            self._errors.report(source)
+            ident, flags = struct.unpack_from("!HH", data)
+            sent = reply.header_only(ident, flags, SERVFAIL)
+        return self._after(facts, sent, source, tcp, start)
+
+    def _plain(
+        self, data: bytes, q: fastpath.Query, source: str, tcp: bool
+    ) -> bytes | Pending | None:
         """The fast route's answer and finish; None hands the query to the general route."""
         subnet = None
         if q.ecs is not None and self.use_ecs:
@@ -141,8 +187,15 @@ class Handler:
         reusable = self.reusable
         reusable.until = 0.0
         body, scope = answer(self, q.key, None, q.qtype, IN, source, subnet)
-        self.facts.scope = scope
         limit = 65535 if tcp else fastpath.udp_limit(q.edns, q.udp_size)
+        if self.facts.outside and self.forwarding is not None:
+            forwarded = self.forwarding.body(q.key, q.flags, q.do, source, self.facts)
+            if forwarded is not None:  # the upstream's answer: it depends on no subnet
+                option = ecs.reply_option(subnet, 0)
+                if isinstance(forwarded, bytes):
+                    return fastpath.finish_query(q, option, limit, forwarded)
+                return Pending(forwarded, partial(fastpath.finish_query, q, option, limit))
+        self.facts.scope = scope
         sent = fastpath.finish_query(q, ecs.reply_option(subnet, scope), limit, body)
         cache = self.cache
         if reusable.until and cache.max_entries and not self.log_queries:
@@ -159,7 +212,7 @@ class Handler:
             cache.remember(tcp, data[2:], by, sent, self.facts, reusable, drawn)
         return sent
 
-    def _general(self, data: bytes, source: str, tcp: bool) -> bytes:
+    def _general(self, data: bytes, source: str, tcp: bool) -> bytes | Pending:
         """The general route: classify (perhaps an early reply), answer and finish."""
         asked = classify(data, tcp, self.chaos, self.use_ecs, self.facts)
         if isinstance(asked, bytes):
@@ -168,5 +221,14 @@ class Handler:
         body, scope = answer(
             self, asked.key, asked.lowered, asked.qtype, asked.qclass, source, subnet
         )
+        if self.facts.outside and self.forwarding is not None:
+            edns = asked.edns
+            do = edns is not None and bool(edns.ttl & 0x8000)
+            forwarded = self.forwarding.body(asked.key, asked.flags, do, source, self.facts)
+            if forwarded is not None:
+                option = ecs.reply_option(subnet, 0)
+                if isinstance(forwarded, bytes):
+                    return asked.finish(forwarded, option=option)
+                return Pending(forwarded, partial(asked.finish, option=option))
         self.facts.scope = scope
         return asked.finish(body, option=ecs.reply_option(subnet, scope))

@@ -71,7 +71,7 @@ class Statistics:
         if self.log_queries:
             subnet = facts.subnet
             qlog.info(
-                "query client=%s%s name=%s type=%s rcode=%s policy=%s scope=%s us=%.0f %s",
+                "query client=%s%s name=%s type=%s rcode=%s policy=%s scope=%s us=%.0f %s%s",
                 source,
                 f" ecs={subnet.address}/{subnet.source}" if subnet is not None else "",
                 qname_text(facts),
@@ -81,5 +81,6 @@ class Statistics:
                 facts.scope,
                 seconds * 1e6,
                 "tcp" if tcp else "udp",
+                f" upstream={facts.via}" if facts.via else "",
             )
         return reply

@@ -14,8 +14,14 @@
 5. after answer: statistics and the query log first (`querylog.Statistics`, called
    directly: on a replay the memo entry holds its labels), then every registered
    `AfterAnswer` module in order; each gets the question's facts and the reply as it
-   would be sent, and may replace it or drop it (`None`: no reply). Rate limiting,
-   forwarding of a refused question and signing each arrive as one more.
+   would be sent, and may replace it or drop it (`None`: no reply). Rate limiting and
+   signing each arrive as one more.
+
+Forwarding sits between answer and finish: a question the answer stage finds outside
+every zone goes to the `Forwarder` (`resolver.forward.stage`), which gives a body now
+(from its cache) or later (a coroutine asking upstream); a later body is finished, and
+the after-answer stage run on it, when it arrives (`Handler._later`), so the listeners
+get a coroutine to await.
 
 Outcomes are values: `None` is "no reply" (a response packet, a dropped reply); a
 `bytes` reply from classify is an early reply; `Facts.policy` says what answered.
@@ -23,8 +29,9 @@ Outcomes are values: `None` is "no reply" (a response packet, a dropped reply); 
 
 from __future__ import annotations
 
+from collections.abc import Coroutine
 from dataclasses import dataclass
-from typing import Protocol
+from typing import Any, Protocol
 
 from resolver.wire.ecs import ClientSubnet
 
@@ -48,6 +55,8 @@ class Facts:
     scope: int = 0  # the ECS scope sent in the reply
     subnet: ClientSubnet | None = None
     labels: Labels | None = None  # the metric labels, once statistics has worked them out
+    outside: bool = False  # the name is in no zone: refused, unless forwarding takes it
+    via: str = ""  # a forwarded answer's source: a forwarder, cache, stale, ...
 
     def refill(self, question: bytes, code: int, labels: Labels, scope: int) -> None:
         """Become the facts of a replayed reply, from its memo entry (no subnet: the query
@@ -55,6 +64,7 @@ class Facts:
         self.question, self.code, self.labels, self.scope = question, code, labels, scope
         self.qtype, _, self.policy = labels
         self.subnet = None
+        self.outside, self.via = False, ""
 
 
 class AfterAnswer(Protocol):
@@ -67,4 +77,14 @@ class AfterAnswer(Protocol):
 
         `start` is the `time.perf_counter()` reading when the query arrived.
         """
+        ...
+
+
+class Forwarder(Protocol):
+    """The forwarding stage (`resolver.forward.stage.Forwarding`), as the handler sees it."""
+
+    def body(
+        self, key: bytes, flags: int, do: bool, source: str, facts: Facts
+    ) -> bytes | Coroutine[Any, Any, bytes] | None:
+        """A body for a question outside every zone: now, later, or None (refused)."""
         ...

@@ -11,7 +11,8 @@ import contextlib
 import logging
 import socket
 import struct
-from collections.abc import Callable
+from collections.abc import Callable, Coroutine
+from typing import Any
 
 from resolver.serve.admission import (
     MAX_CONNECTIONS,
@@ -24,13 +25,16 @@ from resolver.serve.listen import ListenAddress, TcpSettings
 
 log = logging.getLogger("policydns.server")
 
-HandleFn = Callable[[bytes, str, bool], "bytes | None"]
+# The handler: reply bytes, None (no reply), or for a forwarded question a coroutine
+# that gives either once the forwarder answers (resolver.query.handler.Later).
+Reply = bytes | None
+HandleFn = Callable[[bytes, str, bool], "Reply | Coroutine[Any, Any, Reply]"]
 CountFn = Callable[[str, str], None]  # Metrics.count: (family, label)
 # Queries per connection read but not yet answered and written (RFC 7766 6.2.1.2): a
 # round of pipelined queries is at most this many, and the next round is read only once
 # the round's replies are taken by the transport. 32 take a few milliseconds even when
-# none hits a cache. When answers become asynchronous, a round must still await its
-# answers before the next one is read, so the cap keeps its meaning.
+# none hits a cache. A forwarded query's answer is awaited within its round (the
+# forwarding deadline bounds the wait), so the cap holds for those too.
 MAX_IN_FLIGHT = 32
 # A round also ends once its replies reach this many bytes, so large answers cannot make
 # a round (and so a connection's memory) much bigger than the write high-water mark.
@@ -54,6 +58,7 @@ class UdpProtocol(asyncio.DatagramProtocol):
     def __init__(self, handle: HandleFn) -> None:
         self.handle = handle
         self.transport: asyncio.DatagramTransport | None = None
+        self.later: set[asyncio.Future[None]] = set()  # forwarded queries not yet answered
 
     def connection_made(self, transport: asyncio.BaseTransport) -> None:
         self.transport = transport  # type: ignore[assignment]
@@ -61,6 +66,21 @@ class UdpProtocol(asyncio.DatagramProtocol):
     def datagram_received(self, data: bytes, addr: tuple) -> None:
         try:
             reply = self.handle(data, addr[0], False)
+            if reply is None or self.transport is None:
+                return
+            if type(reply) is bytes:
+                self.transport.sendto(reply, addr)
+                return
+            task = asyncio.ensure_future(self._send_later(reply, addr))  # type: ignore[arg-type]
+            self.later.add(task)  # held until sent: the loop keeps only weak references
+            task.add_done_callback(self.later.discard)
+        except Exception:
+            log.exception("dropped a UDP query from %s", addr[0])
+
+    async def _send_later(self, pending: Coroutine[Any, Any, Reply], addr: tuple) -> None:
+        """A forwarded query's reply, sent when the forwarder has answered."""
+        try:
+            reply = await pending
             if reply is not None and self.transport is not None:
                 self.transport.sendto(reply, addr)
         except Exception:
@@ -180,6 +200,7 @@ class TcpListener:
             start = 0  # the first byte not yet answered
             while True:
                 replies: list[bytes] = []
+                later: list[tuple[int, asyncio.Future[Reply]]] = []
                 taken = size = 0
                 while taken < MAX_IN_FLIGHT and size < ROUND_BYTES and len(buffer) - start >= 2:
                     end = start + 2 + (buffer[start] << 8 | buffer[start + 1])
@@ -189,9 +210,19 @@ class TcpListener:
                     start = end
                     taken += 1
                     reply = self.handle(message, peer, True)
-                    if reply is not None:
-                        replies.append(struct.pack("!H", len(reply)) + reply)
-                        size += len(reply)
+                    if reply is None:
+                        continue
+                    if type(reply) is not bytes:  # forwarded: its place kept in the round
+                        later.append((len(replies), asyncio.ensure_future(reply)))  # type: ignore[arg-type]
+                        replies.append(b"")
+                        continue
+                    replies.append(struct.pack("!H", len(reply)) + reply)
+                    size += len(reply)
+                for place, pending in later:  # the round's forwarded answers, concurrently
+                    reply = await pending
+                    replies[place] = struct.pack("!H", len(reply)) + reply if reply else b""
+                if later:
+                    replies = [framed for framed in replies if framed]
                 if replies:
                     writer.write(b"".join(replies))
                     try:
@@ -262,7 +293,7 @@ class DnsServer:
         self._transports: list[asyncio.BaseTransport] = []
         self._servers: list[asyncio.Server] = []
 
-    def _dispatch(self, data: bytes, peer: str, tcp: bool) -> bytes | None:
+    def _dispatch(self, data: bytes, peer: str, tcp: bool) -> Reply | Coroutine[Any, Any, Reply]:
         return self.handle(data, peer, tcp)
 
     async def start(

@@ -298,6 +298,7 @@ class Worker:
                 "hits": self.handler.cache.hits,
                 "misses": self.handler.cache.misses,
                 "events": dict(metrics.events),
+                "upstream": {name: list(counts) for name, counts in metrics.upstream.items()},
             }
             if not channel.send(("metrics", self.number, snapshot)):
                 self.stopped.set()

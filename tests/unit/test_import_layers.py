@@ -2,7 +2,8 @@
 
 Layers, lowest first: `policies` and `healthcheck` (each imports neither the other nor
 resolver); `resolver.errors`; `resolver.wire`; `resolver.zones`; `resolver.query`;
-`resolver.serve`; the wiring at the top of `resolver` (cli, app, config, http_api, metrics).
+`resolver.serve` and `resolver.forward` (the network side: listeners, forwarders); the
+wiring at the top of `resolver` (cli, app, config, http_api, metrics).
 A module may import its own layer and any lower one. Every import counts, including those
 inside functions and under TYPE_CHECKING: a lazy import is still a dependency.
 """
@@ -25,6 +26,7 @@ LAYERS = (
     ("resolver.zones", 3),
     ("resolver.query", 4),
     ("resolver.serve", 5),
+    ("resolver.forward", 5),
     ("resolver", 6),
 )
 # Pairs that share a layer but must not meet: policies decide from data handed to them,
