@@ -252,7 +252,7 @@ def test_a_truncated_upstream_reply_is_retried_over_tcp(network):
     assert sum(len(rrset) for rrset in full.answer) == 20
     assert main.asked("big.upstream.test", "TXT", "tcp") >= 1, main.proc.log()[-2000:]
     query = make_query("big.upstream.test", "TXT", use_edns=0, payload=1232)
-    udp = dns.query.udp(query, server.host, port=server.port, timeout=SLOW, ignore_trunc=True)
+    udp = dns.query.udp(query, server.host, port=server.port, timeout=SLOW)
     assert udp.flags & dns.flags.TC and udp.flags & dns.flags.RA
     retried, used_tcp = dns.query.udp_with_fallback(
         query, server.host, port=server.port, timeout=SLOW
@@ -301,7 +301,7 @@ def test_clients_outside_allow_recursion_are_refused(network):
     reply = ask(server, name, source="127.0.0.2")
     assert reply.rcode() == dns.rcode.REFUSED
     assert not reply.flags & dns.flags.RA
-    tcp = ask(server, name, "tcp", source="127.0.0.2")
+    tcp = ask(server, name, "A", "tcp", source="127.0.0.2")
     assert tcp.rcode() == dns.rcode.REFUSED
     own = ask(server, "www.home.test", source="127.0.0.2")
     assert own.rcode() == dns.rcode.NOERROR and addresses(own) == ["192.0.2.99"]
