@@ -33,6 +33,9 @@ class ForwardCache:
         self._deaths: list[tuple[float, Key]] = []
         self._max = max(0, max_entries)
         self._now = now
+        # Seconds the body get() last returned stays exactly right: until its TTLs next
+        # tick down or it expires. The reply memo may replay it that long.
+        self.holds_for = 0.0
 
     @property
     def max_entries(self) -> int:
@@ -92,6 +95,7 @@ class ForwardCache:
             return None
         self._entries.move_to_end(slot)
         elapsed = max(0, int(now - stored))
+        self.holds_for = min(fresh_until, stored + elapsed + 1) - now
         out = bytearray(body)
         pack = _TTL.pack_into
         for offset, ttl in zip(offsets, ttls, strict=True):

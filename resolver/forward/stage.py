@@ -24,7 +24,7 @@ from resolver.forward import upstream
 from resolver.forward.cache import ForwardCache
 from resolver.forward.scrub import Scrubbed, ScrubError, scrub
 from resolver.forward.settings import ForwardSettings, Recursion, Route
-from resolver.query.stages import Facts
+from resolver.query.stages import FORWARD, Facts
 from resolver.wire import fastpath, names, reply
 from resolver.wire.codes import SERVFAIL
 
@@ -93,13 +93,18 @@ class Forwarding:
         route = self.settings.route(fastpath.labels(key))
         if route is None:
             return None
-        facts.policy = "forward"
+        facts.policy = FORWARD
         found = self.cache.get(key, do)
         if found is not None:
             self.count(CACHE_FAMILY, "hit")
             facts.via = "cache"
+            facts.holds_for = self.cache.holds_for
             return found
         return self._ask(key, do, route, facts)
+
+    def replayed(self) -> None:
+        """The reply memo answered a forwarded question again: a forward-cache hit too."""
+        self.count(CACHE_FAMILY, "hit")
 
     async def _ask(self, key: bytes, do: bool, route: Route, facts: Facts) -> bytes:
         """Ask upstream, or wait for the identical question already asked."""

@@ -27,7 +27,7 @@ from resolver.query.errorlog import ErrorLog
 from resolver.query.location import Locator
 from resolver.query.querylog import Observer, Statistics
 from resolver.query.reuse import Reusable, Reuse, pick
-from resolver.query.stages import AfterAnswer, Facts, Forwarder
+from resolver.query.stages import FORWARD, AfterAnswer, Facts, Forwarder
 from resolver.wire import ecs, fastpath, reply
 from resolver.wire.codes import IN, SERVFAIL
 
@@ -110,9 +110,12 @@ class Handler:
             draw = known[3]  # a random choice: draw one of its finished replies
             sent = data[:2] + (known[0] if draw is None else pick(draw, self.rng))
             cache.hits += 1
+            labels = known[2]
+            if labels[2] is FORWARD and self.forwarding is not None:
+                self.forwarding.replayed()
             observe = self._observe  # statistics (the query log turns replay off)
             if observe is not None:
-                observe(known[2], time.perf_counter() - start)
+                observe(labels, time.perf_counter() - start)
             if not self.after_answer:
                 return sent
             facts = self.facts
@@ -194,7 +197,9 @@ class Handler:
                 if forwarded is not None:  # the upstream's answer: it depends on no subnet
                     option = ecs.reply_option(subnet, 0)
                     if isinstance(forwarded, bytes):
-                        return fastpath.finish_query(q, option, limit, forwarded)
+                        sent = fastpath.finish_query(q, option, limit, forwarded)
+                        self._remember_forwarded(tcp, data, source, sent)
+                        return sent
                     return Pending(forwarded, partial(fastpath.finish_query, q, option, limit))
             body = outside_body(q.key)
         self.facts.scope = scope
@@ -213,6 +218,16 @@ class Handler:
             by = source if per_source else None
             cache.remember(tcp, data[2:], by, sent, self.facts, reusable, drawn)
         return sent
+
+    def _remember_forwarded(self, tcp: bool, data: bytes, source: str, sent: bytes) -> None:
+        """A forwarded answer from the cache is exact until its TTLs tick down: the same
+        bytes from the same source (allow_recursion decided it) replay it until then."""
+        cache = self.cache
+        holds_for = self.facts.holds_for
+        if holds_for > 0 and cache.max_entries and not self.log_queries:
+            reusable = self.reusable
+            reusable.set(cache.now() + holds_for, True, None)
+            cache.remember(tcp, data[2:], source, sent, self.facts, reusable, None)
 
     def _general(self, data: bytes, source: str, tcp: bool) -> bytes | Pending:
         """The general route: classify (perhaps an early reply), answer and finish."""

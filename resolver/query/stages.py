@@ -36,6 +36,7 @@ from typing import Any, Protocol
 from resolver.wire.ecs import ClientSubnet
 
 Labels = tuple[str, str, str]  # the metric labels: qtype, rcode, policy
+FORWARD = "forward"  # the policy label of a forwarded answer
 
 
 @dataclass(slots=True)
@@ -57,6 +58,7 @@ class Facts:
     labels: Labels | None = None  # the metric labels, once statistics has worked them out
     outside: bool = False  # the name is in no zone: refused, unless forwarding takes it
     via: str = ""  # a forwarded answer's source: a forwarder, cache, stale, ...
+    holds_for: float = 0.0  # seconds a forwarded answer from the cache stays exact
 
     def refill(self, question: bytes, code: int, labels: Labels, scope: int) -> None:
         """Become the facts of a replayed reply, from its memo entry (no subnet: the query
@@ -86,5 +88,11 @@ class Forwarder(Protocol):
     def body(
         self, key: bytes, flags: int, do: bool, source: str, facts: Facts
     ) -> bytes | Coroutine[Any, Any, bytes] | None:
-        """A body for a question outside every zone: now, later, or None (refused)."""
+        """A body for a question outside every zone: now, later, or None (refused).
+
+        A body given now sets `facts.holds_for`: how long its TTLs stay as they are."""
+        ...
+
+    def replayed(self) -> None:
+        """The reply memo replayed a forwarded answer (counted as a cache hit)."""
         ...

@@ -25,6 +25,7 @@ from resolver.metrics import Metrics
 from resolver.query.chaos import Chaos
 from resolver.query.engine import Resolver
 from resolver.query.handler import Handler
+from resolver.query.reuse import Reuse
 from resolver.serve.listen import ListenAddress, TcpSettings
 from resolver.serve.transport import DnsServer
 from resolver.zones.check import load_zone_set
@@ -70,7 +71,8 @@ def make(
     cache = ForwardCache(1000, clock) if clock is not None else ForwardCache(1000)
     forwarding = Forwarding(forward, cache, metrics.count, metrics.time_upstream)
     resolver = Resolver(load_zone_set([own_zone(tmp_path)]))
-    handler = Handler(resolver, AllHealthy(), Chaos("t", "t"), metrics=metrics)
+    reuse = Reuse(100000, clock) if clock is not None else Reuse(100000)  # one clock for both
+    handler = Handler(resolver, AllHealthy(), Chaos("t", "t"), metrics=metrics, cache=reuse)
     handler.forwarding = forwarding
     return handler, metrics
 
@@ -112,15 +114,26 @@ async def test_outside_name_is_forwarded_with_ra_and_cached(tmp_path: Path):
 
 
 async def test_cached_ttl_counts_down_and_the_memo_never_freezes_it(tmp_path: Path):
+    """The reply memo replays a forwarded answer only while its TTLs stay as they are."""
     clock = Clock()
     with FakeUpstream(answering(UPSTREAM_ZONE)) as up:
-        handler, _ = make(tmp_path, [up.address], clock)
+        handler, metrics = make(tmp_path, [up.address], clock)
         await ask(handler, "www.upstream.test")
         clock.now += 7.9
+        query = dns.message.make_query("www.upstream.test", "A")
         assert ttl(await ask(handler, "www.upstream.test")) == 293
+        for _ in range(3):  # the same bytes again within the same second: replayed
+            clock.now += 0.03
+            again = handler.handle(query.to_wire(), "127.0.0.1", False)
+            assert isinstance(again, bytes) and dns.message.from_wire(again).answer[0].ttl == 293
+        clock.now += 0.1  # 8.09 s: the next whole second, one less
+        assert ttl(await ask(handler, "www.upstream.test")) == 292
         clock.now += 100
-        assert ttl(await ask(handler, "www.upstream.test")) == 193
+        assert ttl(await ask(handler, "www.upstream.test")) == 192
         assert up.count() == 1
+        other = handler.handle(query.to_wire(), "192.0.2.9", False)  # not allowed: no replay
+        assert dns.message.from_wire(other).rcode() == dns.rcode.REFUSED
+    assert metrics.events["policydns_forward_cache", "hit"] == 6  # replays included
 
 
 @pytest.mark.parametrize(
