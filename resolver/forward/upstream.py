@@ -181,28 +181,29 @@ async def _ask(
     """Ask one server: None when result holds its reply, else the failure's reason."""
     loop = asyncio.get_running_loop()
     edns = True
-    while True:
+    attempt: _Try | None = None  # the query last sent: its latency is the answer's
+
+    async def one_try(tcp: bool) -> bytes | str:
+        """One query over UDP or TCP, with a new ID, within this try and the deadline."""
+        nonlocal attempt
         remaining = end - loop.time()
         if remaining <= 0:
             return "deadline"
-        attempt = _query(question, opt if edns else None)
+        attempt = sent = _query(question, opt if edns else None)
         try:
             async with asyncio.timeout(min(try_timeout, remaining)):
-                reply = await _udp(server, attempt, result)
+                if tcp:
+                    return await _tcp(server, sent)
+                return await _udp(server, sent, result)
         except TimeoutError:
-            return "timeout"
+            return "tcp" if tcp else "timeout"
+
+    while True:
+        reply = await one_try(tcp=False)
         if isinstance(reply, str):
             return reply
         if reply[2] << 8 & TC:  # truncated: the same server over TCP, a new ID
-            remaining = end - loop.time()
-            if remaining <= 0:
-                return "deadline"
-            attempt = _query(question, opt if edns else None)
-            try:
-                async with asyncio.timeout(min(try_timeout, remaining)):
-                    reply = await _tcp(server, attempt)
-            except TimeoutError:
-                return "tcp"
+            reply = await one_try(tcp=True)
             if isinstance(reply, str):
                 return reply
         rcode, has_opt = rcode_and_opt(reply, question)
@@ -213,7 +214,8 @@ async def _ask(
         if edns and rcode in (FORMERR, NOTIMP) and not has_opt:
             edns = False  # an old server (RFC 6891 section 7): once more without OPT
             continue
-        result.reply, result.server, result.latency = reply, server, attempt.latency
+        latency = attempt.latency if attempt is not None else 0.0
+        result.reply, result.server, result.latency = reply, server, latency
         return None
 
 

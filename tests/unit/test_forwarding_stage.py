@@ -29,6 +29,7 @@ from resolver.query.reuse import Reuse
 from resolver.serve.listen import ListenAddress, TcpSettings
 from resolver.serve.transport import DnsServer
 from resolver.zones.check import load_zone_set
+from tests.unit.test_forward_cache import Clock
 from tests.upstreamfake import FakeUpstream, Other, answering, reply
 
 UPSTREAM_ZONE = """
@@ -36,14 +37,6 @@ upstream.test. 3600 IN SOA ns.upstream.test. admin.upstream.test. 1 3600 600 864
 www.upstream.test. 300 IN A 192.0.2.80
 alias.upstream.test. 300 IN CNAME www.upstream.test.
 """
-
-
-class Clock:
-    def __init__(self) -> None:
-        self.now = 1000.0
-
-    def __call__(self) -> float:
-        return self.now
 
 
 def own_zone(directory: Path) -> str:
@@ -119,16 +112,16 @@ async def test_cached_ttl_counts_down_and_the_memo_never_freezes_it(tmp_path: Pa
     with FakeUpstream(answering(UPSTREAM_ZONE)) as up:
         handler, metrics = make(tmp_path, [up.address], clock)
         await ask(handler, "www.upstream.test")
-        clock.now += 7.9
+        clock.t += 7.9
         query = dns.message.make_query("www.upstream.test", "A")
         assert ttl(await ask(handler, "www.upstream.test")) == 293
         for _ in range(3):  # the same bytes again within the same second: replayed
-            clock.now += 0.03
+            clock.t += 0.03
             again = handler.handle(query.to_wire(), "127.0.0.1", False)
             assert isinstance(again, bytes) and dns.message.from_wire(again).answer[0].ttl == 293
-        clock.now += 0.1  # 8.09 s: the next whole second, one less
+        clock.t += 0.1  # 8.09 s: the next whole second, one less
         assert ttl(await ask(handler, "www.upstream.test")) == 292
-        clock.now += 100
+        clock.t += 100
         assert ttl(await ask(handler, "www.upstream.test")) == 192
         assert up.count() == 1
         other = handler.handle(query.to_wire(), "192.0.2.9", False)  # not allowed: no replay
@@ -193,11 +186,11 @@ async def test_stale_answer_when_every_forwarder_fails_else_servfail(tmp_path: P
     handler, metrics = make(tmp_path, [up.address], clock, serve_stale=3600, try_timeout=0.2)
     await ask(handler, "www.upstream.test")
     up.stop()  # every forwarder dead from now on
-    clock.now += 301  # expired, within the stale window
+    clock.t += 301  # expired, within the stale window
     stale = await ask(handler, "www.upstream.test")
     assert stale.rcode() == dns.rcode.NOERROR and ttl(stale) == 30
     assert metrics.events["policydns_forward_cache", "stale"] == 1
-    clock.now += 3600  # past the window
+    clock.t += 3600  # past the window
     failed = await ask(handler, "www.upstream.test")
     assert failed.rcode() == dns.rcode.SERVFAIL and failed.flags & dns.flags.RA
     failures = {label for (family, label) in metrics.events if family.endswith("failures")}
