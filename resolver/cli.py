@@ -8,6 +8,7 @@ import json
 import logging
 import sys
 from collections.abc import Sequence
+from functools import partial
 
 from resolver import __version__
 from resolver.config import Config, load_config
@@ -164,6 +165,7 @@ def cmd_serve(args: argparse.Namespace) -> int:
 
 def cmd_explain(args: argparse.Namespace) -> int:
     from resolver.app import load_all
+    from resolver.forward.settings import describe
     from resolver.query.explain import ExplainError, explain, health_file, to_text
 
     try:
@@ -181,6 +183,7 @@ def cmd_explain(args: argparse.Namespace) -> int:
             args.subnet,
             health,
             loaded.config.ecs,
+            partial(describe, loaded.config.forwarding),
         )
     except ExplainError as exc:
         print(f"policydns explain: {exc}", file=sys.stderr)

@@ -12,12 +12,14 @@ from __future__ import annotations
 import hmac
 import logging
 from collections.abc import Awaitable, Callable
+from functools import partial
 from typing import Protocol
 
 from aiohttp import web
 
 from healthcheck.checker import HealthChecker
 from resolver.config import Config, normalize_host_name
+from resolver.forward.settings import describe
 from resolver.metrics import Metrics
 from resolver.query.explain import ExplainError, explain
 from resolver.query.location import Locator
@@ -218,6 +220,7 @@ async def explain_endpoint(request: web.Request) -> web.Response:
             query.get("subnet"),
             owner.checker.view(),
             owner.loaded.config.ecs,
+            partial(describe, owner.loaded.config.forwarding),
         )
     except ExplainError as exc:
         return _error(400, str(exc))

@@ -6,6 +6,7 @@ import ipaddress
 from dataclasses import dataclass, field
 
 from resolver.serve.listen import ListenAddress
+from resolver.wire import names
 from resolver.wire.names import Name
 
 Route = tuple[Name, tuple[ListenAddress, ...]]  # the domain matched, its forwarders in order
@@ -43,6 +44,22 @@ class ForwardSettings:
             if servers is not None:
                 return (suffix, servers) if servers else None
         return None
+
+
+def describe(settings: ForwardSettings, name: Name, source: str) -> dict | None:
+    """What forwarding would do with a question for name (in no zone) from source, for
+    `explain`; None when no forwarders cover the name. RD is taken as set, as a stub
+    resolver sends it."""
+    route = settings.route(name)
+    if route is None:
+        return None
+    domain, servers = route
+    allowed = Recursion(settings.allow_recursion).allowed(source)
+    return {
+        "domain": names.to_text(domain),
+        "forwarders": [str(server) for server in servers],
+        "client_may_recurse": allowed,
+    }
 
 
 class Recursion:

@@ -11,6 +11,7 @@ import ipaddress
 import json
 import random
 import re
+from collections.abc import Callable
 from pathlib import Path
 from typing import Any
 
@@ -21,7 +22,9 @@ from resolver.query.client import make_client, source_address
 from resolver.query.engine import Resolver
 from resolver.query.location import Locator
 from resolver.query.result import QueryContext, Result
+from resolver.wire import names
 from resolver.wire.ecs import ClientSubnet
+from resolver.wire.names import Name
 from resolver.zones.model import ZoneSet
 
 
@@ -93,8 +96,12 @@ def explain(
     subnet: str | None = None,
     health: HealthView | None = None,
     use_ecs: bool = True,
+    forwarding: Callable[[Name, str], dict | None] | None = None,
 ) -> dict[str, Any]:
-    """Resolve one question with tracing on; return the whole decision path as plain data."""
+    """Resolve one question with tracing on; return the whole decision path as plain data.
+
+    `forwarding` says what forwarding would do with a name in no zone, asked by a client
+    address (`resolver.forward.settings.describe`)."""
     source = client or "127.0.0.1"
     try:
         ipaddress.ip_address(source)
@@ -132,7 +139,20 @@ def explain(
         "answer": [_text(rr) for rr in outcome.answer],
         "authority": [_text(rr) for rr in outcome.authority],
         "additional": [_text(rr) for rr in outcome.additional],
+        "forwarding": _forwarding(forwarding, qname, outcome, source),
     }
+
+
+def _forwarding(
+    forwarding: Callable[[Name, str], dict | None] | None,
+    qname: DNSLabel,
+    outcome: Result,
+    source: str,
+) -> dict | None:
+    """For a name in no zone: the forwarders that would be asked (RD set), if any."""
+    if forwarding is None or outcome.zones or outcome.rcode != RCODE.REFUSED:
+        return None
+    return forwarding(names.lower(qname.label), source)
 
 
 def _text(rr: RR) -> str:
@@ -176,6 +196,17 @@ def to_text(report: dict[str, Any]) -> str:
         lines.append(f"ecs scope: /{report['ecs_scope']}")
     for rr in report["authority"]:
         lines.append(f"authority: {rr}")
+    forwarding = report.get("forwarding")
+    if forwarding is not None:
+        allowed = forwarding["client_may_recurse"]
+        lines.append(
+            f"in no zone: forwarders (route {forwarding['domain']}): "
+            f"{', '.join(forwarding['forwarders'])}; this client may "
+            + ("recurse (with RD set)" if allowed else "not recurse (allow_recursion)")
+        )
+        if allowed:
+            lines.append("answer: forwarded (explain does not ask the forwarders)")
+            return "\n".join(lines)
     records = "; ".join(report["answer"]) if report["answer"] else "(no records)"
     lines.append(f"answer: {report['rcode']} {records}")
     return "\n".join(lines)
