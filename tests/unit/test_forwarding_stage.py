@@ -240,3 +240,22 @@ async def test_spoofed_replies_are_ignored_counted_and_the_right_one_served(tmp_
         again = await ask(handler, "www.upstream.test")  # the cache holds no poison either
         assert [rr.address for rr in again.answer[0]] == ["192.0.2.80"]
     assert metrics.events["policydns_forward_replies_ignored", "."] >= 1
+
+
+async def test_a_reload_keeps_the_cache_unless_forwarders_or_ttl_bounds_change(tmp_path: Path):
+    with FakeUpstream(answering(UPSTREAM_ZONE)) as up:
+        handler, _ = make(tmp_path, [up.address])
+        forwarding = handler.forwarding
+        assert isinstance(forwarding, Forwarding)
+        await ask(handler, "www.upstream.test")
+        same = forwarding.settings
+        forwarding.reconfigure(ForwardSettings(same.routes, ("127.0.0.1/32",)))  # recursion
+        assert len(forwarding.cache) == 1
+        reply = await ask(handler, "www.upstream.test", source="127.0.0.2")
+        assert reply.rcode() == dns.rcode.REFUSED  # the new allow_recursion holds at once
+        forwarding.reconfigure(ForwardSettings(same.routes, same.allow_recursion, max_ttl=60))
+        assert len(forwarding.cache) == 0  # answers clamped by the old bounds go
+        assert ttl(await ask(handler, "www.upstream.test")) == 60
+        forwarding.reconfigure(ForwardSettings())  # forwarders removed: refused again
+        assert (await ask(handler, "www.upstream.test")).rcode() == dns.rcode.REFUSED
+        assert up.count() == 2
