@@ -16,7 +16,6 @@ from __future__ import annotations
 
 import asyncio
 import logging
-import struct
 from collections.abc import Callable, Coroutine
 from typing import Any
 
@@ -45,7 +44,6 @@ IGNORED_FAMILY = "policydns_forward_replies_ignored"  # route: the forwarders' d
 MAX_EXCHANGES = 512
 MAX_WAITING = 4096
 RD = 0x0100
-RA = 0x80  # in the flags' second octet
 CLASS_IN = b"\x00\x01"
 
 
@@ -170,9 +168,4 @@ class Forwarding:
 
 def servfail(key: bytes) -> bytes:
     """The body of a forwarded question no forwarder answered: SERVFAIL, with RA."""
-    qtype, qclass = struct.unpack("!HH", key[-4:])
-    body = bytearray(
-        reply.render(fastpath.labels(key), qtype, qclass, SERVFAIL, False, ((), (), ()))
-    )
-    body[3] |= RA
-    return bytes(body)
+    return reply.empty(key, SERVFAIL, recursion=True)

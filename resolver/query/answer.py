@@ -10,7 +10,6 @@ from __future__ import annotations
 
 import itertools
 import random
-import struct
 from typing import Protocol
 
 from dnslib import DNSLabel
@@ -27,8 +26,6 @@ from resolver.query.stages import Facts
 from resolver.wire import fastpath, reply
 from resolver.wire.codes import IN, NOERROR, NXDOMAIN, REFUSED
 from resolver.wire.ecs import ClientSubnet
-
-OUTSIDE = Result(rcode=REFUSED, authoritative=False)  # a name in no zone: never changed
 
 
 class State(Protocol):
@@ -52,8 +49,7 @@ def render(labels: tuple[bytes, ...], qtype: int, qclass: int, result: Result) -
 
 def outside_body(key: bytes) -> bytes:
     """The body for a name in no zone (`facts.outside`): REFUSED, no AA."""
-    qtype, qclass = struct.unpack_from("!HH", key, len(key) - 4)
-    return render(fastpath.labels(key), qtype, qclass, OUTSIDE)
+    return reply.empty(key, REFUSED)
 
 
 def answer(

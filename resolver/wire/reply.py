@@ -14,6 +14,8 @@ from typing import Any
 
 from dnslib import RR, DNSHeader, DNSLabel, DNSQuestion, DNSRecord
 
+from resolver.wire import fastpath
+
 
 def render(
     labels: tuple[bytes, ...],
@@ -31,6 +33,16 @@ def render(
     record = DNSRecord(header, q=question, rr=list(answer), auth=list(authority))
     record.ar = list(additional)
     return bytes(record.pack())
+
+
+def empty(key: bytes, rcode: int, recursion: bool = False) -> bytes:
+    """A body with no records for a checked wire question (`key`, lowercase): the rcode
+    alone, no AA; RA when recursion was offered (a forwarded question that failed)."""
+    qtype, qclass = struct.unpack_from("!HH", key, len(key) - 4)
+    body = bytearray(render(fastpath.labels(key), qtype, qclass, rcode, False, ((), (), ())))
+    if recursion:
+        body[3] |= 0x80
+    return bytes(body)
 
 
 def simple(question: DNSQuestion, rcode: int, records: list[RR] | None, aa: bool) -> bytes:
