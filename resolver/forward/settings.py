@@ -5,6 +5,7 @@ from __future__ import annotations
 import ipaddress
 from dataclasses import dataclass, field
 
+from resolver.query.client import source_address
 from resolver.serve.listen import ListenAddress
 from resolver.wire import names
 from resolver.wire.names import Name
@@ -72,14 +73,8 @@ class Recursion:
     def allowed(self, source: str) -> bool:
         known = self._known.get(source)
         if known is None:
-            try:
-                address = ipaddress.ip_address(source.partition("%")[0])
-            except ValueError:
-                known = False
-            else:
-                if address.version == 6 and address.ipv4_mapped is not None:
-                    address = address.ipv4_mapped
-                known = any(address in network for network in self.networks)
+            address = source_address(source)  # IPv4-mapped IPv6 is matched as IPv4
+            known = address is not None and any(address in net for net in self.networks)
             if len(self._known) >= SOURCES_REMEMBERED:
                 self._known.clear()
             self._known[source] = known
