@@ -219,14 +219,10 @@ class _Collector:
             transitions.add_metric([check_id], m.transitions.get(check_id, 0))
         yield up
         yield transitions
-        cumulative, buckets = 0, []
-        for bound, count in zip((*BUCKETS, float("inf")), buckets_total, strict=True):
-            cumulative += count
-            buckets.append(("+Inf" if bound == float("inf") else repr(bound), cumulative))
         latency = HistogramMetricFamily(
             "policydns_answer_seconds", "Time to answer a query (handler, excluding socket I/O)"
         )
-        latency.add_metric([], buckets, latency_sum)
+        latency.add_metric([], cumulative(BUCKETS, buckets_total), latency_sum)
         yield latency
         events: Counter[tuple[str, Label]] = Counter(m.events)
         for snapshot in m.remote:
@@ -253,9 +249,17 @@ class _Collector:
             labels=["forwarder"],
         )
         for forwarder, counts in sorted(totals.items()):
-            cumulative, buckets = 0.0, []
-            for bound, count in zip((*UPSTREAM_BUCKETS, float("inf")), counts, strict=False):
-                cumulative += count
-                buckets.append(("+Inf" if bound == float("inf") else repr(bound), cumulative))
+            buckets = cumulative(UPSTREAM_BUCKETS, counts[:-1])  # the last is the sum
             family.add_metric([forwarder], buckets, counts[-1])
         return family
+
+
+def cumulative(
+    bounds: tuple[float, ...], counts: list[int] | list[float]
+) -> list[tuple[str, float]]:
+    """Prometheus histogram buckets: per-bucket counts (one more for +Inf) made cumulative."""
+    total, buckets = 0.0, []
+    for bound, count in zip((*bounds, float("inf")), counts, strict=True):
+        total += count
+        buckets.append(("+Inf" if bound == float("inf") else repr(bound), total))
+    return buckets
