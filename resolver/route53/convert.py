@@ -174,7 +174,7 @@ def import_route53(
         check_id = record.get("health_check")
         if check_id is not None and check_id not in health:
             reason = (
-                f"health check {check_id} is not in the input (--health-checks), so this"
+                f"health check {check_id} was not imported (see above or --health-checks), so this"
                 " record set is imported without it and counts as always healthy"
             )
             problems.append(Problem(_label(rrset), reason, dict(rrset), dropped=False))
