@@ -83,6 +83,26 @@ def _parser() -> argparse.ArgumentParser:
     imp.add_argument("format", choices=["route53", "bind"])
     imp.add_argument("file")
     imp.add_argument("--zone")
+    imp.add_argument(
+        "--health-checks", metavar="FILE.json", help="list-health-checks or get-health-check"
+    )
+    imp.add_argument(
+        "--cidr-blocks",
+        metavar="COLLECTION_ID=FILE.json",
+        action="append",
+        default=[],
+        help="list-cidr-blocks output of one CIDR collection; repeatable",
+    )
+
+    exp = sub.add_parser("export", help="write a loaded zone as Route 53 JSON or a BIND file")
+    exp.add_argument("format", choices=["route53", "bind"])
+    exp.add_argument("zone")
+    exp.add_argument(
+        "--health-checks-out",
+        metavar="FILE.json",
+        help="also write the health checks the zone uses, as list-health-checks prints them",
+    )
+    common(exp)
     return parser
 
 
@@ -195,14 +215,131 @@ def cmd_explain(args: argparse.Namespace) -> int:
     return EXIT_OK
 
 
+def cmd_import(args: argparse.Namespace) -> int:
+    """`import route53`: the zone file on stdout, everything not converted on stderr."""
+    from resolver.route53 import convert
+    from resolver.zones.render import render_zone
+
+    if args.format != "route53":
+        return cmd_unavailable(args)
+    if not args.zone:
+        print("policydns import route53: --zone NAME is required", file=sys.stderr)
+        return EXIT_USAGE
+    blocks: dict[str, dict[str, list[str]]] = {}
+    try:
+        for item in args.cidr_blocks:
+            collection_id, sep, path = item.partition("=")
+            if not sep or not collection_id or not path:
+                print(
+                    f"policydns import route53: --cidr-blocks wants ID=FILE, not {item!r}",
+                    file=sys.stderr,
+                )
+                return EXIT_USAGE
+            blocks[collection_id] = convert.read_blocks(path)
+        rrsets = convert.read_rrsets(args.file)
+        checks = None
+        if args.health_checks:
+            checks = convert.read_checks(args.health_checks)
+    except convert.InputError as exc:
+        print(f"policydns import route53: {exc}", file=sys.stderr)
+        return EXIT_DATA
+    doc, problems = convert.import_route53(rrsets, args.zone, checks, blocks)
+    for problem in problems:
+        print(f"policydns import route53: {problem}", file=sys.stderr)
+    dropped = sum(1 for p in problems if p.dropped)
+    if dropped:
+        print(f"policydns import route53: {dropped} not imported", file=sys.stderr)
+    sys.stdout.write(render_zone(doc, comment=f"imported from Route 53: {args.file}"))
+    return EXIT_OK
+
+
+def cmd_export(args: argparse.Namespace) -> int:
+    """`export route53`: list-resource-record-sets JSON of one loaded zone on stdout."""
+    from resolver.app import load_all
+    from resolver.route53 import convert
+    from resolver.route53.mapping import Ids
+    from resolver.wire import names
+    from resolver.zones.yamlsource import YamlSourceError, load
+
+    if args.format != "route53":
+        return cmd_unavailable(args)
+    try:
+        loaded = load_all(_config(args))
+    except LoadFailed as exc:
+        return _print_errors(exc)
+    zone_set = loaded.zone_set
+    try:
+        zone = zone_set.zones.get(names.from_text(args.zone.rstrip(".") + "."))
+    except (names.NameError_, UnicodeError):
+        zone = None
+    if zone is None:
+        print(f"policydns export route53: no zone {args.zone} is loaded", file=sys.stderr)
+        return EXIT_DATA
+    docs = {}
+    try:
+        for each in zone_set.zones.values():
+            with open(each.file, encoding="utf-8") as handle:
+                docs[each.origin] = convert.plain(load(handle.read()))
+    except (OSError, UnicodeDecodeError, YamlSourceError) as exc:
+        print(f"policydns export route53: cannot read again: {exc}", file=sys.stderr)
+        return EXIT_DATA
+    ids = Ids.for_names(
+        [z.name_text for z in zone_set.zones.values()], list(zone_set.cidr_collections)
+    )
+    rrsets, problems = convert.export_route53(docs[zone.origin], ids, serial=zone.soa.serial)
+    for problem in problems:
+        print(f"policydns export route53: {problem}", file=sys.stderr)
+    if any(p.dropped for p in problems):
+        return EXIT_DATA
+    if args.health_checks_out:
+        checks: dict = {}
+        for doc in docs.values():
+            checks.update(doc.get("health_checks") or {})
+        wanted = [
+            str(record["health_check"])
+            for sets in (docs[zone.origin].get("records") or {}).values()
+            for record in (sets if isinstance(sets, list) else [sets])
+            if record.get("health_check") is not None
+        ]
+        listing = convert.export_health_checks(checks, wanted)
+        try:
+            with open(args.health_checks_out, "w", encoding="utf-8") as handle:
+                json.dump(
+                    {
+                        "HealthChecks": listing,
+                        "IsTruncated": False,
+                        "Marker": "",
+                        "MaxItems": str(max(1, len(listing))),
+                    },
+                    handle,
+                    indent=2,
+                )
+                handle.write("\n")
+        except OSError as exc:
+            print(f"policydns export route53: {exc}", file=sys.stderr)
+            return EXIT_DATA
+    # One complete page, so the output is ListResourceRecordSets' own shape.
+    page = {"ResourceRecordSets": rrsets, "IsTruncated": False, "MaxItems": str(len(rrsets))}
+    json.dump(page, sys.stdout, indent=2)
+    sys.stdout.write("\n")
+    return EXIT_OK
+
+
 def cmd_unavailable(args: argparse.Namespace) -> int:
-    print(f"policydns {args.command}: not available in this version yet", file=sys.stderr)
+    what = " ".join(filter(None, [args.command, getattr(args, "format", None)]))
+    print(f"policydns {what}: not available in this version yet", file=sys.stderr)
     return EXIT_USAGE
 
 
 def main(argv: Sequence[str] | None = None) -> int:
     args = _parser().parse_args(argv)
-    commands = {"serve": cmd_serve, "check": cmd_check, "explain": cmd_explain}
+    commands = {
+        "serve": cmd_serve,
+        "check": cmd_check,
+        "explain": cmd_explain,
+        "import": cmd_import,
+        "export": cmd_export,
+    }
     return commands.get(args.command, cmd_unavailable)(args)
 
 
