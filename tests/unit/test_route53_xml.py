@@ -51,7 +51,7 @@ def example(shape: Shape, index: int = 0, depth: int = 0, ascii_only: bool = Fal
             return enum[index % len(enum)]
         if ascii_only:
             return f"{shape.name}-{index}"
-        return f"{shape.name} {index} <&>é/"
+        return f"{shape.name} {index} <&>/é"
     if kind in ("integer", "long"):
         return int(shape.metadata.get("min", 0)) + 7 + index
     if kind == "boolean":
