@@ -589,7 +589,7 @@ class _Batch:
                     "a conflicting RRSet of type  CNAME with the same DNS name already exists "
                     f"in zone {self.zone}"
                 )
-            elif not cname_first and rrset["Type"] == "CNAME":
+            elif not cname_first and rrset["Type"] == "CNAME" and name != self.zone:
                 self.errors.append(
                     f"RRSet of type CNAME with DNS name {name} is not permitted as it conflicts "
                     f"with other records with the same DNS name in zone {self.zone}"
@@ -674,7 +674,7 @@ def content_errors(rrset: RRSet, zone: str) -> list[str]:
         )
     if rtype == "CNAME" and name == zone:
         errors.append(
-            f"RRSet of type CNAME with DNS name {name} is not permitted at apex in zone {zone}."
+            f"RRSet of type CNAME with DNS name {name} is not permitted at apex in zone {zone}"
         )
     if rtype == "NS" and name.startswith("\\052."):
         errors.append(
