@@ -157,7 +157,9 @@ def policy_of(rrset: RRSet) -> str | None:
 def normalise_rrset(rrset: RRSet) -> RRSet:
     """The canonical form kept and compared: normalised names, ints for numbers, absent
     instead of None, EvaluateTargetHealth false by default, `MultiValueAnswer: false`
-    dropped. Values are kept as sent. Expects a set that passed `shape_errors`."""
+    dropped. Values are kept as sent; keys come in the service model's order, so the
+    result never depends on the order of the input's keys. Expects a set that passed
+    `shape_errors`."""
     out: RRSet = {}
     for key, value in rrset.items():
         if value is None:
@@ -178,10 +180,10 @@ def normalise_rrset(rrset: RRSet) -> RRSet:
             if value is True:
                 out[key] = True
         elif key == "GeoLocation":
-            out[key] = {k: str(v) for k, v in value.items() if v is not None}
+            out[key] = {k: str(v) for k, v in sorted(value.items()) if v is not None}
         elif key == "GeoProximityLocation":
             geo: RRSet = {}
-            for k, v in value.items():
+            for k, v in sorted(value.items()):
                 if v is None:
                     continue
                 if k == "Bias":
@@ -192,10 +194,22 @@ def normalise_rrset(rrset: RRSet) -> RRSet:
                     geo[k] = str(v)
             out[key] = geo
         elif key == "CidrRoutingConfig":
-            out[key] = {k: str(v) for k, v in value.items() if v is not None}
+            out[key] = {k: str(v) for k, v in sorted(value.items()) if v is not None}
         else:
             out[key] = value
-    return out
+    return {key: out[key] for key in sorted(out, key=_field_rank)}
+
+
+# The service model's order of a record set's members, which ListResourceRecordSets keeps.
+_FIELD_ORDER = (
+    "Name", "Type", "SetIdentifier", "Weight", "Region", "GeoLocation", "Failover",
+    "MultiValueAnswer", "TTL", "ResourceRecords", "AliasTarget", "HealthCheckId",
+    "TrafficPolicyInstanceId", "CidrRoutingConfig", "GeoProximityLocation",
+)  # fmt: skip
+
+
+def _field_rank(key: str) -> tuple[int, str]:
+    return (_FIELD_ORDER.index(key), "") if key in _FIELD_ORDER else (len(_FIELD_ORDER), key)
 
 
 def rrset_key(rrset: RRSet) -> tuple[str, str, str]:
