@@ -4,6 +4,7 @@ from __future__ import annotations
 
 import asyncio
 import logging
+import os
 import signal
 import socket
 from collections.abc import Callable
@@ -13,6 +14,7 @@ from typing import Any
 from aiohttp import web
 
 from healthcheck.checker import HealthChecker
+from healthcheck.state import CheckState, HealthSnapshot
 from resolver import __version__, http_api
 from resolver.config import Config
 from resolver.errors import LoadError, LoadFailed
@@ -25,10 +27,13 @@ from resolver.query.handler import Handler
 from resolver.query.limiter import Limiter, place
 from resolver.query.location import Locator
 from resolver.query.reuse import Reuse
+from resolver.route53.service import Route53Service
+from resolver.route53.settings import Route53Settings
+from resolver.route53.store import FileStore
 from resolver.serve import heap, sdnotify, workers
 from resolver.serve.listen import ListenAddress
 from resolver.serve.transport import DnsServer
-from resolver.zones.check import known_regions, load_zone_set
+from resolver.zones.check import Extra, known_regions, load_zone_set
 from resolver.zones.model import ZoneSet
 
 log = logging.getLogger("policydns")
@@ -52,13 +57,30 @@ def load_all(config: Config, previous: ZoneSet | None = None) -> Loaded:
         where = config.source or "--geoip-db"
         errors.append(LoadError(where, 0, "geoip.database", f"cannot open: {exc}"))
         locator = Locator(config.locations, config.latency)
+    paths, extra = list(config.zones), None
+    if config.route53 is not None:
+        try:
+            paths, extra = route53_sources(config.route53, paths)
+        except (OSError, ValueError, KeyError) as exc:
+            where = os.path.join(config.route53.state_dir, "resources.json")
+            raise LoadFailed([LoadError(where, 0, "route53", f"cannot read: {exc}")]) from None
     try:
-        zone_set = load_zone_set(config.zones, previous, known_regions(config.regions))
+        zone_set = load_zone_set(paths, previous, known_regions(config.regions), extra)
     except LoadFailed as exc:
         raise LoadFailed(errors + exc.errors) from None
     if errors:
         raise LoadFailed(errors)
     return Loaded(config, zone_set, locator)
+
+
+def route53_sources(settings: Route53Settings, paths: list[str]) -> tuple[list[str], Extra]:
+    """The Route 53 API's zone files after the operator's, and its health checks and CIDR
+    collections (a state directory not yet made holds nothing)."""
+    store = FileStore(settings.state_dir, create=False)
+    resources = store.read_resources()
+    checks, collections = Route53Service.tables(resources)
+    extra = Extra(os.path.join(settings.state_dir, "resources.json"), checks, collections)
+    return paths + store.zone_paths(), extra
 
 
 def chaos_of(config: Config) -> Chaos:
@@ -179,6 +201,7 @@ class App:
         self.loaded = load_all(config)
         self._reload_config = reload_config
         self._reload_lock = asyncio.Lock()
+        self.lock = self._reload_lock  # Route 53 changes and reloads take turns
         self._tasks: set[asyncio.Task] = set()
         self.log_queries = log_queries
         self.metrics = Metrics()
@@ -195,6 +218,9 @@ class App:
         self.http_runner: web.AppRunner | None = None
         self.http_address: ListenAddress | None = None
         self.stopped = asyncio.Event()
+        self.route53: Route53Service | None = None
+        if config.route53 is not None:
+            self.route53 = Route53Service(FileStore(config.route53.state_dir), self)
 
     def start_workers(self, count: int) -> None:
         """Fork count-1 worker processes sharing the listen ports (before the loop runs)."""
@@ -327,6 +353,62 @@ class App:
                 await workers.stop_all(self.workers)
         log.info("stopped")
 
+    async def _serve(self, loaded: Loaded) -> list[str]:
+        """Swap in what one load (or one Route 53 change) produced, in this process and
+        every worker; why any worker did not apply it."""
+        self.loaded = loaded
+        config, zone_set = loaded.config, loaded.zone_set
+        waits = await self._send_reload(config, zone_set)
+        apply_loaded(
+            self.handler,
+            self.server,
+            config,
+            zone_set,
+            loaded.locator,
+            self.limiter,
+            self.forwarding,
+        )
+        await self.checker.update(zone_set.health_checks)
+        view = self.checker.view()
+        self.handler.health_changed(view, list(zone_set.health_checks))
+        self._broadcast(("health", dict(view.states), list(zone_set.health_checks)))
+        heap.settle()
+        return await self._applied(waits)
+
+    # -- what the Route 53 service needs (route53.service.Host) ---------------------------
+
+    @property
+    def zone_set(self) -> ZoneSet:
+        return self.loaded.zone_set
+
+    @property
+    def locator(self) -> Locator:
+        return self.loaded.locator
+
+    @property
+    def regions(self) -> dict[str, Any]:
+        return self.loaded.config.regions
+
+    @property
+    def use_ecs(self) -> bool:
+        return self.loaded.config.ecs
+
+    def states(self) -> dict[str, CheckState]:
+        return self.checker.states()
+
+    def health(self) -> HealthSnapshot:
+        return self.checker.view()
+
+    async def commit(self, zone_set: ZoneSet) -> None:
+        """Serve a Route 53 change at once, as a reload would (the caller holds the lock)."""
+        errors = await self._serve(Loaded(self.loaded.config, zone_set, self.loaded.locator))
+        for error in errors:
+            log.error("route53 change incomplete: %s", error)
+
+    def route53_secrets(self) -> dict[str, str]:
+        settings = self.loaded.config.route53
+        return settings.secrets if settings is not None else {}
+
     def _status(self) -> str:
         zones = len(self.loaded.zone_set.zones)
         return f"serving {zones} zone(s) on {', '.join(str(a) for a in self.server.bound)}"
@@ -367,23 +449,9 @@ class App:
                 return False, [str(e) for e in exc.errors]
             if config.listen != self.loaded.config.listen or config.http != self.loaded.config.http:
                 log.warning("listen and http addresses change only on restart")
-            self.loaded = loaded
-            waits = await self._send_reload(config, loaded.zone_set)
-            apply_loaded(
-                self.handler,
-                self.server,
-                config,
-                loaded.zone_set,
-                loaded.locator,
-                self.limiter,
-                self.forwarding,
-            )
-            await self.checker.update(loaded.zone_set.health_checks)
-            view = self.checker.view()
-            self.handler.health_changed(view, list(loaded.zone_set.health_checks))
-            self._broadcast(("health", dict(view.states), list(loaded.zone_set.health_checks)))
-            heap.settle()
-            errors = await self._applied(waits)
+            if (config.route53 is None) != (self.loaded.config.route53 is None):
+                log.warning("the Route 53 API is turned on or off only on restart")
+            errors = await self._serve(loaded)
             if errors:  # the main process (and any other worker) serves the new data
                 self.metrics.reloads["error"] += 1
                 for incomplete in errors:

@@ -11,7 +11,7 @@ from __future__ import annotations
 
 import hmac
 import logging
-from collections.abc import Awaitable, Callable
+from collections.abc import Awaitable, Callable, Mapping
 from functools import partial
 from typing import Protocol
 
@@ -23,6 +23,8 @@ from resolver.forward.settings import describe
 from resolver.metrics import Metrics
 from resolver.query.explain import ExplainError, explain
 from resolver.query.location import Locator
+from resolver.route53 import api as route53_api
+from resolver.route53.api import PREFIX as ROUTE53_PREFIX
 from resolver.serve.listen import ListenAddress
 from resolver.zones.model import ZoneSet
 
@@ -67,6 +69,13 @@ class Owner(Protocol):
     def checker(self) -> HealthChecker: ...
 
     async def reload(self) -> tuple[bool, list[str]]: ...
+
+    # The Route 53 API, when configured (route53.service.Route53Service), and the secrets
+    # of the access keys that may sign its requests (read again for every request).
+    @property
+    def route53(self) -> route53_api.Operations | None: ...
+
+    def route53_secrets(self) -> Mapping[str, str]: ...
 
 
 def _error(status: int, message: str) -> web.Response:
@@ -117,8 +126,11 @@ def _host_refusal(request: web.Request, names: frozenset[str]) -> str | None:
     return None
 
 
-def _cross_site_refusal(request: web.Request) -> str | None:
-    """Why a state-changing request may come from another site's page, or None."""
+def _cross_site_refusal(request: web.Request, forms_too: bool = True) -> str | None:
+    """Why a state-changing request may come from another site's page, or None.
+
+    `forms_too`: refuse the content types a cross-site form can send (not needed where
+    every request must be signed, as the Route 53 API's are)."""
     fetch_site = request.headers.get("Sec-Fetch-Site", "").strip().lower()
     if fetch_site in ("cross-site", "same-site"):
         return f"cross-origin request refused (Sec-Fetch-Site: {fetch_site})"
@@ -131,7 +143,7 @@ def _cross_site_refusal(request: web.Request) -> str | None:
         if own is None or theirs is None or (theirs[0], theirs[1] or 80) != (own[0], own[1] or 80):
             return f"cross-origin request refused: Origin {origin!r} is not this listener"
     media_type = request.headers.get("Content-Type", "").partition(";")[0].strip().lower()
-    if media_type in FORM_TYPES:
+    if forms_too and media_type in FORM_TYPES:
         return (
             f"Content-Type {media_type} refused: a cross-site form can send it; "
             "send application/json, or no body"
@@ -162,11 +174,14 @@ async def guard(request: web.Request, handler: Handler) -> web.StreamResponse:
         log.info("refused %s %s: %s", request.method, request.path, refusal)
         return _error(421, refusal)
     if request.method not in SAFE_METHODS:
-        refusal = _cross_site_refusal(request)
+        signed = request.path.startswith(ROUTE53_PREFIX)
+        refusal = _cross_site_refusal(request, forms_too=not signed)
         if refusal is not None:
             log.info("refused %s %s: %s", request.method, request.path, refusal)
             return _error(403, refusal)
-        if config.http_token is not None:
+        # The Route 53 API's requests carry their own proof (SigV4, checked by route53.api):
+        # a page in the operator's browser can send neither that nor a bearer token.
+        if config.http_token is not None and not signed:
             unauthorized = _token_refusal(request, config.http_token)
             if unauthorized is not None:
                 return unauthorized
@@ -248,6 +263,9 @@ def make_app(owner: Owner, listen_host: str = "127.0.0.1") -> web.Application:
     app.router.add_get("/api/v1/health-checks", health_checks)
     app.router.add_get("/api/v1/explain", explain_endpoint)
     app.router.add_post("/api/v1/reload", reload)
+    service = owner.route53
+    if service is not None:
+        route53_api.add_routes(app, service, owner.route53_secrets)
     return app
 
 

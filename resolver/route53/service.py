@@ -499,7 +499,9 @@ class Route53Service:
             await self._write(state.name, doc, rendered)
             state.doc, state.rendered = doc, rendered
             state.checks_used, state.collections_used = checks_used, collections_used
-            state.listed = None
+            if state.listed is not None:
+                for name in touched:
+                    state.listed.replace_name(name, self._rrsets_at(state, name, ids))
             await self.host.commit(new_set)
             return {"ChangeInfo": self._change_info(change_batch.get("Comment"))}
 
@@ -733,7 +735,8 @@ class Route53Service:
                         }
                     raise Route53Error(
                         "HealthCheckAlreadyExists",
-                        f"A health check with caller reference {reference} already exists with a different configuration",
+                        f"A health check with caller reference {reference} already exists "
+                        "with a different configuration",
                         409,
                     )
             self._validated_config(config)
@@ -967,7 +970,8 @@ class Route53Service:
             if version is not None and int(version) != item["Version"]:
                 raise Route53Error(
                     "CidrCollectionVersionMismatchException",
-                    f"CollectionVersion {version} does not match the current version {item['Version']}",
+                    f"CollectionVersion {version} does not match the current version "
+                    f"{item['Version']}",
                     409,
                 )
             locations = {k: list(v) for k, v in item["Locations"].items()}

@@ -51,15 +51,17 @@ def file_name(zone: str) -> str:
 class FileStore:
     """The state directory: created 0700 on first use, temporary files cleaned at start."""
 
-    def __init__(self, state_dir: str) -> None:
+    def __init__(self, state_dir: str, create: bool = True) -> None:
         self.root = Path(state_dir)
         self.zones = self.root / ZONES
+        if not create:  # `check` and loading only read
+            return
         self.zones.mkdir(parents=True, exist_ok=True, mode=0o700)
         for stale in [*self.root.glob(".*.tmp"), *self.zones.glob(".*.tmp")]:
             stale.unlink(missing_ok=True)  # a write a crash interrupted: never renamed
 
     def zone_paths(self) -> list[str]:
-        return [str(self.zones)]
+        return [str(self.zones)] if self.zones.is_dir() else []
 
     def zone_path(self, name: str) -> str:
         return str(self.zones / file_name(name))

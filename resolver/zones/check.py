@@ -28,14 +28,19 @@ def load_zone_set(
     paths: Iterable[str],
     previous: ZoneSet | None = None,
     regions: Mapping[str, tuple[float, float]] | None = None,
+    extra: Extra | None = None,
 ) -> ZoneSet:
     """Load, validate and compile every zone; raise LoadFailed listing every error.
 
     With `previous` (a reload), derived serials continue from the zones they replace.
     `regions` are the region names routing may use (default: the built-in cloud regions).
+    `extra` holds health checks and CIDR collections defined outside zone files (the
+    Route 53 API's), with the file they come from.
     """
     drafts, errors = load_zone_drafts(paths)
-    zone_set = build_zone_set(drafts, errors, known_regions() if regions is None else regions)
+    zone_set = build_zone_set(
+        drafts, errors, known_regions() if regions is None else regions, extra
+    )
     if previous is None:
         return zone_set
     carried = carry_serials(list(zone_set.zones.values()), previous.zones)
@@ -52,13 +57,32 @@ def known_regions(
     return table
 
 
+@dataclasses.dataclass(frozen=True, slots=True)
+class Extra:
+    """Health checks and CIDR collections from outside the zone files; a zone file may
+    hold a copy of one (the same definition), never a different one."""
+
+    file: str
+    checks: Mapping[str, CheckSpec]
+    collections: Mapping[str, CidrCollection]
+
+
 def build_zone_set(
-    drafts: list[ZoneDraft], errors: list[LoadError], regions: Mapping[str, tuple[float, float]]
+    drafts: list[ZoneDraft],
+    errors: list[LoadError],
+    regions: Mapping[str, tuple[float, float]],
+    extra: Extra | None = None,
 ) -> ZoneSet:
     errors = list(errors)
     failed: set[tuple[Name, int]] = set().union(*(d.failed for d in drafts))
     checks = merge_checks(drafts, errors)
     collections: dict[str, CidrCollection] = {}
+    if extra is not None:
+        for cid, spec in extra.checks.items():
+            if cid in checks and checks[cid] != spec:
+                errors.append(_differs(extra.file, f"health check {cid}"))
+            checks[cid] = spec
+        collections.update(extra.collections)
     for draft in drafts:
         for name, blocks in draft.cidr_collections.items():
             if name in collections and collections[name] != blocks:
@@ -82,6 +106,10 @@ def build_zone_set(
     if errors:
         raise LoadFailed(errors)
     return zone_set
+
+
+def _differs(file: str, what: str) -> LoadError:
+    return LoadError(file, 0, what, "defined differently in a zone file")
 
 
 def _zone(
