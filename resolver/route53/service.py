@@ -441,6 +441,9 @@ class Route53Service:
         async with self.host.lock:
             zone = self._zone_by_id(_required(p, "HostedZoneId"))
             state = self._writable(zone, "ChangeResourceRecordSets")
+            malformed = batch.shape_errors(changes)
+            if malformed:  # Route 53 answers a malformed request so, before any rule
+                raise Route53Error.invalid_input("; ".join(malformed))
             ids = self._ids()
             touched, errors = batch.apply_changes(
                 state.name, lambda name: self._rrsets_at(state, name, ids), changes
