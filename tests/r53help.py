@@ -37,9 +37,11 @@ REGION = "us-east-1"
 # Client networks with a known location and measured latency, so that geolocation,
 # geoproximity, latency and IP-based answers can be predicted for an ECS subnet.
 LOCATIONS = {
-    "10.1.0.0/16": "{continent: NA, country: US, subdivision: CA, latitude: 37.4, longitude: -122.1}",
+    "10.1.0.0/16": "{continent: NA, country: US, subdivision: CA, "
+    "latitude: 37.4, longitude: -122.1}",
     "10.2.0.0/16": "{continent: EU, country: DE, latitude: 50.1, longitude: 8.7}",
-    "10.3.0.0/16": "{continent: NA, country: US, subdivision: NY, latitude: 40.7, longitude: -74.0}",
+    "10.3.0.0/16": "{continent: NA, country: US, subdivision: NY, "
+    "latitude: 40.7, longitude: -74.0}",
     "10.4.0.0/16": "{continent: AS, country: JP, latitude: 35.7, longitude: 139.7}",
 }
 LATENCY = {
@@ -93,9 +95,7 @@ class Route53Server:
         self.secret_file.write_text(SECRET + "\n")
         self.secret_file.chmod(0o600)
         write_settled(self.zones_dir / f"{OPERATOR_ZONE}.yaml", OPERATOR_ZONE_TEXT)
-        write_settled(
-            self.config, config_text(self.state_dir, self.zones_dir, self.secret_file)
-        )
+        write_settled(self.config, config_text(self.state_dir, self.zones_dir, self.secret_file))
         # The AWS CLI must read no configuration of the machine it runs on.
         (self.root / "aws-config").write_text("")
         (self.root / "aws-credentials").write_text("")
@@ -283,9 +283,7 @@ def without_apex_defaults(sets: Iterable[Mapping[str, Any]], zone: str) -> list[
     """The record sets other than the apex SOA and NS that every zone starts with."""
     apex = zone.lower().rstrip(".") + "."
     return [
-        dict(s)
-        for s in sets
-        if not (str(s["Name"]).lower() == apex and s["Type"] in ("SOA", "NS"))
+        dict(s) for s in sets if not (str(s["Name"]).lower() == apex and s["Type"] in ("SOA", "NS"))
     ]
 
 
