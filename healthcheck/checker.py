@@ -38,6 +38,7 @@ from healthcheck.spec import CheckSpec
 from healthcheck.state import CheckState, HealthSnapshot, calculated_health, status_name
 
 log = logging.getLogger("policydns.health")
+DISABLED = "disabled: not probed, counted healthy"
 
 OnChange = Callable[[str, bool, bool, str], None]
 _Change = tuple[str, bool, bool, str]  # check id, old healthy, new healthy, reason
@@ -174,9 +175,12 @@ class HealthChecker:
         for cid, spec in self._specs.items():
             if old_specs.get(cid) == spec:
                 self._states[cid] = old_states[cid]
+            elif spec.disabled:
+                self._states[cid] = CheckState.new(now)
+                self._states[cid].reason = DISABLED
             else:
                 self._states[cid] = CheckState.new(now, invert=spec.invert)
-            if spec.type != "calculated":
+            if spec.type != "calculated" and not spec.disabled:
                 grouped.setdefault(ProbeKey.of(spec), []).append(cid)
         self._probes = {
             key: _Probe(self._specs[ids[0]], tuple(ids)) for key, ids in grouped.items()
@@ -265,6 +269,8 @@ class HealthChecker:
 
     def _evaluate(self, cid: str) -> tuple[bool, str]:
         spec = self._specs[cid]
+        if spec.disabled:
+            return True, DISABLED
         children = (self._states[c].healthy if c in self._states else True for c in spec.children)
         return calculated_health(spec.healthy_threshold, children, spec.invert)
 

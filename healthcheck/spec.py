@@ -25,3 +25,5 @@ class CheckSpec:
     invert: bool = False
     children: tuple[str, ...] = ()
     healthy_threshold: int = 0
+    # Route 53's Disabled: never probed and always healthy, inverted or not.
+    disabled: bool = False

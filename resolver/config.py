@@ -8,7 +8,6 @@ shape now, so that a config written today keeps loading, and each one present is
 from __future__ import annotations
 
 import ipaddress
-import os
 import re
 from dataclasses import dataclass, field
 from pathlib import Path
@@ -19,9 +18,11 @@ from resolver.config_forward import CACHE_TTL_KEYS, ForwardSections, forward_set
 from resolver.config_geo import GeoSections
 from resolver.config_planned import PlannedSections
 from resolver.config_ratelimit import RateLimitSection
+from resolver.config_route53 import Route53Section
 from resolver.errors import LoadError, LoadFailed
 from resolver.forward.settings import ForwardSettings
 from resolver.query.ratelimit import RateLimitSettings
+from resolver.route53.settings import Route53Settings
 from resolver.serve.listen import ListenAddress, TcpSettings, parse_address
 from resolver.zones.yamlsource import SourceDict, YamlSourceError, load
 
@@ -31,10 +32,7 @@ MIN_TOKEN_LENGTH = 16
 
 # Config keys (dotted for nested ones) that SPEC section 3 defines and this version accepts
 # but does not act on. The one list: a feature that lands removes its key(s) from here.
-NOT_IMPLEMENTED: tuple[str, ...] = (
-    "query_log",
-    "route53",
-)
+NOT_IMPLEMENTED: tuple[str, ...] = ("query_log",)
 
 
 @dataclass(frozen=True, slots=True)
@@ -59,6 +57,7 @@ class Config:
     # Host header names the HTTP listener accepts besides its own address and loopback
     # (lower case; IPv6 in brackets).
     http_allowed_hosts: tuple[str, ...] = ()
+    route53: Route53Settings | None = None  # the Route 53 API; None = off
     source: str | None = None
     # NOT_IMPLEMENTED keys this file sets: logged at startup, printed by `check`.
     warnings: tuple[ConfigWarning, ...] = ()
@@ -110,7 +109,9 @@ _HOST_NAME_RE = re.compile(
 )
 
 
-class _ConfigReader(GeoSections, ForwardSections, PlannedSections, RateLimitSection):
+class _ConfigReader(
+    GeoSections, ForwardSections, PlannedSections, RateLimitSection, Route53Section
+):
     """Reads one config file: each top-level key by the method named after it."""
 
     def __init__(self, path: Path) -> None:
@@ -216,43 +217,10 @@ class _ConfigReader(GeoSections, ForwardSections, PlannedSections, RateLimitSect
         out["http_token"] = value
 
     def _http_token_file(self, value: Any, line: int, out: dict) -> None:
-        """The token read from a file (whitespace-stripped), so the config can stay public.
-
-        A relative name is resolved against $CREDENTIALS_DIRECTORY when that is set (systemd
-        LoadCredential=), else against the config file's directory.
-        """
         if value is None:
             return
-        if not isinstance(value, str) or not value.strip():
-            self.error(line, "http_token_file", "must be a file name")
-            return
-        path = Path(value)
-        if not path.is_absolute():
-            credentials = os.environ.get("CREDENTIALS_DIRECTORY")
-            path = (Path(credentials) if credentials else self.base) / path
-        try:
-            with open(path, "rb") as handle:
-                raw = handle.read(4097)
-            text = raw.decode("utf-8")
-        except OSError as exc:
-            self.error(line, "http_token_file", f"cannot read {path}: {exc.strerror or exc}")
-            return
-        except UnicodeDecodeError:
-            self.error(line, "http_token_file", f"{path}: the token must be UTF-8 text")
-            return
-        token = text.strip()
-        if len(raw) > 4096:
-            self.error(line, "http_token_file", f"{path}: too long for a token")
-        elif len(token) < MIN_TOKEN_LENGTH:
-            self.error(
-                line,
-                "http_token_file",
-                f"{path}: the token must be at least {MIN_TOKEN_LENGTH} characters, "
-                f"found {len(token)}",
-            )
-        elif any(c.isspace() or not c.isprintable() for c in token):
-            self.error(line, "http_token_file", f"{path}: one token, without spaces inside")
-        else:
+        token = self._secret_file(value, line, "http_token_file", MIN_TOKEN_LENGTH, "the token")
+        if token is not None:
             out["http_token"] = token
 
     def _http_allowed_hosts(self, value: Any, line: int, out: dict) -> None:

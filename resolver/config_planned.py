@@ -1,4 +1,4 @@
-"""The config's sections for features still to land (the query log, Route 53):
+"""The config's sections for features still to land (the query log):
 checked for shape now, so a config written today keeps loading."""
 
 from __future__ import annotations
@@ -20,22 +20,3 @@ class PlannedSections(SectionReader):
             self.error(line, "query_log.format", "must be native or route53")
         if not isinstance(value.get("file"), str | None):
             self.error(line, "query_log.file", "must be a file name or null")
-
-    def _route53(self, value: Any, line: int, out: dict) -> None:
-        if value is None:
-            return
-        if not self._mapping(
-            value,
-            line,
-            "route53",
-            {"state_dir", "credentials"},
-            "must be {state_dir: DIR, credentials: {KEY_ID: FILE}}",
-        ):
-            return
-        if not isinstance(value.get("state_dir", ""), str):
-            self.error(line, "route53.state_dir", "must be a directory name")
-        credentials = value.get("credentials", {})
-        if not isinstance(credentials, dict) or not all(
-            isinstance(k, str) and isinstance(v, str) for k, v in credentials.items()
-        ):
-            self.error(line, "route53.credentials", "must map access key ids to files")

@@ -4,6 +4,7 @@ shape checks most sections start with."""
 from __future__ import annotations
 
 import ipaddress
+import os
 from pathlib import Path
 from typing import Any
 
@@ -21,6 +22,49 @@ class SectionReader:
 
     def error(self, line: int, what: str, reason: str) -> None:
         self.errors.append(LoadError(self.file, line, what, reason))
+
+    def _secret_file(
+        self, value: Any, line: int, what: str, min_length: int, noun: str
+    ) -> str | None:
+        """A secret read from a file (whitespace-stripped), so the config can stay public;
+        None after the error.
+
+        A relative name is resolved against $CREDENTIALS_DIRECTORY when that is set (systemd
+        LoadCredential=), else against the config file's directory.
+        """
+        if not isinstance(value, str) or not value.strip():
+            self.error(line, what, "must be a file name")
+            return None
+        path = Path(value)
+        if not path.is_absolute():
+            credentials = os.environ.get("CREDENTIALS_DIRECTORY")
+            path = (Path(credentials) if credentials else self.base) / path
+        try:
+            with open(path, "rb") as handle:
+                raw = handle.read(4097)
+            text = raw.decode("utf-8")
+        except OSError as exc:
+            self.error(line, what, f"cannot read {path}: {exc.strerror or exc}")
+            return None
+        except UnicodeDecodeError:
+            self.error(line, what, f"{path}: {noun} must be UTF-8 text")
+            return None
+        secret = text.strip()
+        if len(raw) > 4096:
+            self.error(line, what, f"{path}: too long for {noun}")
+        elif len(secret) < min_length:
+            self.error(
+                line,
+                what,
+                f"{path}: {noun} must be at least {min_length} characters, found {len(secret)}",
+            )
+        elif any(c.isspace() or not c.isprintable() for c in secret):
+            self.error(
+                line, what, f"{path}: one {noun.removeprefix('the ')}, without spaces inside"
+            )
+        else:
+            return secret
+        return None
 
     def _addresses(
         self, value: Any, line: int, what: str, default_port: int | None = None

@@ -30,6 +30,7 @@ _KEYS = {
     "invert",
     "children",
     "healthy_threshold",
+    "disabled",
 }
 _PROBE_ONLY = {"target", "port", "path", "host", "search", "timeout"}
 
@@ -185,6 +186,10 @@ def parse_check(value: Any) -> tuple[CheckSpec | None, list[str]]:
     if not isinstance(invert, bool):
         reasons.append(f"invert must be true or false, not {invert!r}")
     fields["invert"] = invert
+    disabled = value.get("disabled", False)
+    if not isinstance(disabled, bool):
+        reasons.append(f"disabled must be true or false, not {disabled!r}")
+    fields["disabled"] = disabled
     if reasons:
         return None, reasons
     return CheckSpec(**fields), []

@@ -25,7 +25,6 @@ from tests.serverproc import REPO
 # One setting per NOT_IMPLEMENTED key, written as SPEC section 3 writes it.
 EXAMPLES = {
     "query_log": "query_log: {format: route53, file: null}",
-    "route53": "route53: {state_dir: /var/lib/x, credentials: {AKIAEXAMPLEKEY: /etc/x}}",
 }
 WARNING_RE = re.compile(
     r"(?P<file>\S+):(?P<line>\d+): (?P<key>[a-z0-9_.]+) is accepted but not implemented yet; "
@@ -65,12 +64,10 @@ def test_nested_keys_warn_at_their_own_lines(tmp_path: Path):
           idle_timeout: 5
           max_per_client: 8
         query_log: {}
-        route53:
-          state_dir: /var/lib/x
         """,
     )
     config = load_config(str(path))
-    assert [(w.line, w.key) for w in config.warnings] == [(8, "query_log"), (9, "route53")]
+    assert [(w.line, w.key) for w in config.warnings] == [(8, "query_log")]
     assert config.cache_max_entries == 10
     assert config.tcp.idle_timeout == 5
 
@@ -104,7 +101,7 @@ def test_implemented_keys_do_not_warn(tmp_path: Path):
         ("tcp: {max_per_client: 0}", "tcp.max_per_client"),
         ("query_log: {format: syslog}", "query_log.format"),
         ("query_log: {colour: red}", "query_log.colour"),
-        ("route53: {credentials: [a, b]}", "route53.credentials"),
+        ("route53: {state_dir: /x, credentials: [a, b]}", "route53.credentials"),
         ("rate_limit: {slip: -1}", "rate_limit.slip"),
         ("rate_limit: {ipv4_prefix: 33}", "rate_limit.ipv4_prefix"),
         ("rate_limit: {exempt: [10.0.0.1/8]}", "rate_limit.exempt"),
@@ -128,6 +125,8 @@ def test_spec_section_3_example_loads_with_one_warning_per_unimplemented_key(tmp
     block = text.split("    # policydns.yaml\n", 1)[1].split("\nUnknown keys", 1)[0]
     example = textwrap.dedent(block)
     example = example.replace("/etc/policydns/token", str(tmp_path / "token"))
+    (tmp_path / "route53.secret").write_text("wJalrXUtnFEMI/K7MDENG/bPxRfiCYEXAMPLEKEY\n")
+    example = example.replace("/etc/policydns/route53.secret", str(tmp_path / "route53.secret"))
     example = example.replace("::1/128,", '"::1/128",')
     path = write(tmp_path, example)
     config = load_config(str(path))
@@ -158,14 +157,14 @@ def test_check_prints_the_warnings_and_succeeds(tmp_path: Path):
 def test_serve_logs_one_warning_line_per_key_at_startup(start_server, tmp_path: Path):
     zone = tmp_path / "w.yaml"
     zone.write_text("zone: w.test\nrecords:\n  www: [{type: A, values: [192.0.2.1]}]\n")
-    path = write(tmp_path, f"zones: [{zone}]\nquery_log: {{}}\nroute53: {{state_dir: /x}}\n")
+    path = write(tmp_path, f"zones: [{zone}]\nquery_log: {{}}\n")
     srv = start_server("--config", str(path), "--listen", "127.0.0.1:0", "--no-http")
     lines = [line for line in srv.log().splitlines() if "not implemented yet" in line]
-    assert len(lines) == 2, srv.log()
+    assert len(lines) == 1, srv.log()
     assert all(" WARNING " in line for line in lines), lines
     keys = [WARNING_RE.search(line).group("key") for line in lines]
-    assert keys == ["query_log", "route53"]
+    assert keys == ["query_log"]
 
     srv.signal(signal.SIGHUP)  # a reload reads the config again, and warns again
     wait_until(lambda: "reloaded w.test" in srv.log(), "the reload")
-    assert srv.log().count("not implemented yet") == 4, srv.log()
+    assert srv.log().count("not implemented yet") == 2, srv.log()
