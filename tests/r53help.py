@@ -187,6 +187,16 @@ class Route53Server:
             timeout=300,
         )
 
+    def check_zones_file(self, path: Path) -> subprocess.CompletedProcess[str]:
+        """`policydns check --zones PATH`: a stored zone file must stand on its own."""
+        return subprocess.run(
+            [sys.executable, "-m", "resolver", "check", "--zones", str(path)],
+            capture_output=True,
+            text=True,
+            cwd=REPO,
+            timeout=300,
+        )
+
 
 def make_client(endpoint: str, key_id: str = KEY_ID, secret: str = SECRET) -> Any:
     """boto3's Route 53 client for endpoint, signing with key_id/secret."""
