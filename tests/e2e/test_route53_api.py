@@ -18,18 +18,29 @@ from typing import Any
 import botocore.exceptions
 import pytest
 
+from tests import r53help as r53
 from tests.r53help import (
+    CA,
+    DE,
+    EXPECTED,
+    FAILING,
+    JP,
+    NOWHERE,
+    NY,
     OPERATOR_ZONE,
     SECRET,
     Backend,
     Route53Server,
+    addrs,
     by_identity,
     caller_reference,
     change,
     dig,
+    ips,
     list_all,
     make_client,
     order_key,
+    routing_sets,
     submit,
     wait_for,
     without_apex_defaults,
@@ -40,136 +51,10 @@ pytestmark = pytest.mark.timeout(300)
 
 ZONE = "r53.test"
 HEALTH_DEADLINE = 40.0  # RequestInterval 10 (Route 53's minimum), FailureThreshold 1
-# ECS subnets the config locates (tests/r53help.py LOCATIONS), and one it does not.
-CA, DE, NY, JP, NOWHERE = "10.1.2.0/24", "10.2.3.0/24", "10.3.4.0/24", "10.4.5.0/24", "10.9.0.0/24"
-SUBNETS = [CA, DE, NY, JP, NOWHERE, None]
 
 
 def fqdn(label: str) -> str:
-    return f"{ZONE}." if label == "@" else f"{label}.{ZONE}."
-
-
-def addrs(*last: int) -> list[dict[str, str]]:
-    return [{"Value": f"192.0.2.{n}"} for n in last]
-
-
-def routing_sets(hc: str, cidr: str, zid: str) -> list[dict[str, Any]]:
-    """One batch with every routing policy, in Route 53's own shape (as boto3 sends it)."""
-
-    def a(label: str, *last: int, **extra: Any) -> dict[str, Any]:
-        return {
-            "Name": fqdn(label),
-            "Type": "A",
-            "TTL": 30,
-            "ResourceRecords": addrs(*last),
-        } | extra
-
-    return [
-        a("www", 100, 101),
-        {
-            "Name": fqdn("www"),
-            "Type": "TXT",
-            "TTL": 60,
-            "ResourceRecords": [{"Value": '"hi there"'}],
-        },
-        a("w", 1, SetIdentifier="a", Weight=1, HealthCheckId=hc),
-        a("w", 2, SetIdentifier="b", Weight=0),
-        a("fo", 11, SetIdentifier="primary", Failover="PRIMARY", HealthCheckId=hc),
-        a("fo", 12, SetIdentifier="secondary", Failover="SECONDARY"),
-        a(
-            "geo",
-            21,
-            SetIdentifier="ca",
-            GeoLocation={"CountryCode": "US", "SubdivisionCode": "CA"},
-        ),
-        a("geo", 22, SetIdentifier="us", GeoLocation={"CountryCode": "US"}),
-        a("geo", 23, SetIdentifier="eu", GeoLocation={"ContinentCode": "EU"}),
-        a("geo", 24, SetIdentifier="default", GeoLocation={"CountryCode": "*"}),
-        a(
-            "near",
-            31,
-            SetIdentifier="virginia",
-            GeoProximityLocation={"AWSRegion": "us-east-1", "Bias": 0},
-        ),
-        a(
-            "near",
-            32,
-            SetIdentifier="frankfurt",
-            GeoProximityLocation={
-                "Coordinates": {"Latitude": "50.11", "Longitude": "8.68"},
-                "Bias": 0,
-            },
-        ),
-        a("fast", 41, SetIdentifier="usw1", Region="us-west-1"),
-        a("fast", 42, SetIdentifier="euc1", Region="eu-central-1"),
-        a("fast", 43, SetIdentifier="use1", Region="us-east-1"),
-        a("mv", 51, SetIdentifier="a", MultiValueAnswer=True, HealthCheckId=hc),
-        a("mv", 52, SetIdentifier="b", MultiValueAnswer=True),
-        a("mv", 53, SetIdentifier="c", MultiValueAnswer=True),
-        a(
-            "office",
-            61,
-            SetIdentifier="hq",
-            CidrRoutingConfig={"CollectionId": cidr, "LocationName": "hq"},
-        ),
-        a(
-            "office",
-            62,
-            SetIdentifier="branch",
-            CidrRoutingConfig={"CollectionId": cidr, "LocationName": "branch"},
-        ),
-        a(
-            "office",
-            63,
-            SetIdentifier="rest",
-            CidrRoutingConfig={"CollectionId": cidr, "LocationName": "*"},
-        ),
-        {
-            "Name": fqdn("al"),
-            "Type": "A",
-            "AliasTarget": {
-                "HostedZoneId": zid,
-                "DNSName": fqdn("fo"),
-                "EvaluateTargetHealth": True,
-            },
-        },
-        {
-            "Name": fqdn("@"),
-            "Type": "A",
-            "AliasTarget": {
-                "HostedZoneId": zid,
-                "DNSName": fqdn("w"),
-                "EvaluateTargetHealth": False,
-            },
-        },
-    ]
-
-
-def ips(*last: int) -> list[str]:
-    return sorted(f"192.0.2.{n}" for n in last)
-
-
-# What Route 53's rules answer (ROUTE53.md), per name and ECS subnet (None: no ECS, the
-# client 127.0.0.1 has no known location), while the health check is healthy.
-EXPECTED: dict[str, dict[str | None, list[str]]] = {
-    "www": dict.fromkeys(SUBNETS, ips(100, 101)),
-    "w": dict.fromkeys(SUBNETS, ips(1)),
-    "fo": dict.fromkeys(SUBNETS, ips(11)),
-    "al": dict.fromkeys(SUBNETS, ips(11)),
-    "@": dict.fromkeys(SUBNETS, ips(1)),
-    "mv": dict.fromkeys(SUBNETS, ips(51, 52, 53)),
-    # subdivision, then country, then continent, then the default; unknown: the default
-    "geo": {CA: ips(21), NY: ips(22), DE: ips(23), JP: ips(24), NOWHERE: ips(24), None: ips(24)},
-    # great-circle distance: California and New York nearer Virginia; Germany and Japan
-    # nearer Frankfurt (Tokyo-Frankfurt 9,350 km, Tokyo-Virginia 10,900 km)
-    "near": {CA: ips(31), NY: ips(31), DE: ips(32), JP: ips(32)},
-    # the config's latency table; Japan by distance (San Francisco is nearest)
-    "fast": {CA: ips(41), DE: ips(42), NY: ips(43), JP: ips(41)},
-    # longest prefix among the collection's blocks, else "*"
-    "office": {CA: ips(61), DE: ips(62), NY: ips(63), NOWHERE: ips(63), None: ips(63)},
-}
-# While the health check fails: the same, but for the names its records steer.
-FAILING = {"w": ips(2), "fo": ips(12), "al": ips(12), "@": ips(2), "mv": ips(52, 53)}
+    return r53.fqdn(label, ZONE)
 
 
 @dataclass
@@ -215,7 +100,7 @@ def world(tmp_path_factory: pytest.TempPathFactory) -> Iterator[World]:
                 {"LocationName": "branch", "Action": "PUT", "CidrList": ["10.2.0.0/16"]},
             ],
         )
-        sent = routing_sets(hc, cidr, zid)
+        sent = routing_sets(ZONE, hc, cidr, zid)
         info = submit(client, zid, [change("CREATE", s) for s in sent])
         assert info["Status"] in ("PENDING", "INSYNC")
         yield World(server, backend, zid, hc, cidr, sent)
