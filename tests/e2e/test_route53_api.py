@@ -19,6 +19,7 @@ import botocore.exceptions
 import pytest
 
 from tests import r53help as r53
+from tests.dnshelp import free_port, write_settled
 from tests.r53help import (
     CA,
     DE,
@@ -55,6 +56,78 @@ HEALTH_DEADLINE = 40.0  # RequestInterval 10 (Route 53's minimum), FailureThresh
 
 def fqdn(label: str) -> str:
     return r53.fqdn(label, ZONE)
+
+
+# The same scenario written by hand as a SPEC 4 zone file, its check probing a closed
+# port: the engine's answers for it must match EXPECTED/FAILING, so that a failure of the
+# API tests above points at the API or the mapping, never at the expected table.
+ZONE_FILE_EQUIVALENT = """\
+zone: r53.test
+ttl: 30
+health_checks:
+  hc:
+    {type: http, target: 127.0.0.1, port: PORT, path: /health, interval: 0.1, failure_threshold: 1}
+cidr_collections:
+  offices: {hq: [10.1.0.0/16], branch: [10.2.0.0/16]}
+records:
+  "@": [{type: A, alias: {target: w}}]
+  www:
+    - {type: A, values: [192.0.2.100, 192.0.2.101]}
+    - {type: TXT, ttl: 60, values: ["hi there"]}
+  w:
+    - {type: A, set_id: a, weight: 1, values: [192.0.2.1], health_check: hc}
+    - {type: A, set_id: b, weight: 0, values: [192.0.2.2]}
+  fo:
+    - {type: A, set_id: primary, failover: primary, values: [192.0.2.11], health_check: hc}
+    - {type: A, set_id: secondary, failover: secondary, values: [192.0.2.12]}
+  al: [{type: A, alias: {target: fo, evaluate_target_health: true}}]
+  geo:
+    - {type: A, set_id: ca, geolocation: {country: US, subdivision: CA}, values: [192.0.2.21]}
+    - {type: A, set_id: us, geolocation: {country: US}, values: [192.0.2.22]}
+    - {type: A, set_id: eu, geolocation: {continent: EU}, values: [192.0.2.23]}
+    - {type: A, set_id: default, geolocation: {country: "*"}, values: [192.0.2.24]}
+  near:
+    - {type: A, set_id: virginia, values: [192.0.2.31],
+       geoproximity: {region: us-east-1, bias: 0}}
+    - {type: A, set_id: frankfurt, values: [192.0.2.32],
+       geoproximity: {coordinates: {latitude: 50.11, longitude: 8.68}, bias: 0}}
+  fast:
+    - {type: A, set_id: usw1, region: us-west-1, values: [192.0.2.41]}
+    - {type: A, set_id: euc1, region: eu-central-1, values: [192.0.2.42]}
+    - {type: A, set_id: use1, region: us-east-1, values: [192.0.2.43]}
+  mv:
+    - {type: A, set_id: a, multivalue: true, values: [192.0.2.51], health_check: hc}
+    - {type: A, set_id: b, multivalue: true, values: [192.0.2.52]}
+    - {type: A, set_id: c, multivalue: true, values: [192.0.2.53]}
+  office:
+    - {type: A, set_id: hq, cidr: {collection: offices, location: hq}, values: [192.0.2.61]}
+    - {type: A, set_id: branch, values: [192.0.2.62],
+       cidr: {collection: offices, location: branch}}
+    - {type: A, set_id: rest, cidr: {collection: offices, location: "*"}, values: [192.0.2.63]}
+"""
+
+
+def test_expected_answers_hold_for_the_equivalent_zone_file(tmp_path: Path) -> None:
+    server = Route53Server(tmp_path)
+    closed = free_port()
+    text = ZONE_FILE_EQUIVALENT.replace("PORT", str(closed))
+    write_settled(server.zones_dir / f"{ZONE}.yaml", text)
+    server.start()
+    try:
+        for label, per_subnet in EXPECTED.items():
+            for subnet, expected in per_subnet.items():
+                if label in FAILING:
+                    expected = FAILING[label]
+                got = wait_for(
+                    lambda label=label, subnet=subnet: dig(server, fqdn(label), "A", subnet),
+                    lambda v, e=expected: v == ("NOERROR", e),
+                    f"{label} {subnet}",
+                    5,
+                )
+                assert got == ("NOERROR", expected)
+        assert dig(server, fqdn("www"), "TXT") == ("NOERROR", ['"hi there"'])
+    finally:
+        server.stop()
 
 
 @dataclass
