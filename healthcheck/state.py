@@ -34,6 +34,10 @@ class CheckState:
     last_result: bool | None = None
     reason: str = "not checked yet"
     streak: int = 0
+    # The latest probe that failed (before invert), and when: Route 53's
+    # GetHealthCheckLastFailureReason.
+    last_failure: str | None = None
+    last_failure_at: float | None = None
 
     @classmethod
     def new(cls, now: float, invert: bool = False) -> CheckState:
@@ -55,6 +59,8 @@ class CheckState:
         self.last_checked = now
         self.last_result = ok
         self.reason = f"{reason} (inverted)" if invert else reason
+        if not ok:
+            self.last_failure, self.last_failure_at = reason, now
         if (ok != invert) == self.healthy:
             self.streak = 0
             return False

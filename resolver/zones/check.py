@@ -209,8 +209,9 @@ def _edges(group: RecordGroup, zone_set: ZoneSet) -> list[tuple[Name, int]]:
     return out
 
 
-def _find_loops(zone_set: ZoneSet) -> list[LoadError]:
-    """Alias and CNAME chains that return to where they started."""
+def _find_loops(zone_set: ZoneSet, starts: list[tuple[Name, int]] | None = None) -> list[LoadError]:
+    """Alias and CNAME chains that return to where they started (of those passing
+    through `starts`, when given: a change can only close a loop through what it changed)."""
 
     def leads_to(key: tuple[Name, int]) -> list[tuple[Name, int]]:
         group = zone_set.group(*key)
@@ -222,12 +223,13 @@ def _find_loops(zone_set: ZoneSet) -> list[LoadError]:
             if nxt[1] != CNAME or zone_set.group(nxt[0], CNAME) is not None
         ]
 
-    starts = [
-        (owner, rtype)
-        for zone in zone_set.zones.values()
-        for owner, node in zone.nodes.items()
-        for rtype in node
-    ]
+    if starts is None:
+        starts = [
+            (owner, rtype)
+            for zone in zone_set.zones.values()
+            for owner, node in zone.nodes.items()
+            for rtype in node
+        ]
     errors: list[LoadError] = []
     reported: set[frozenset[tuple[Name, int]]] = set()
     for cycle in find_cycles(starts, leads_to):

@@ -78,6 +78,9 @@ class _FileReader:
         except (OSError, UnicodeDecodeError) as exc:
             self.error(0, "zone", f"cannot read: {exc}")
             return None
+        return self.parse(text, int(stat.st_mtime))
+
+    def parse(self, text: str, mtime: int) -> ZoneDraft | None:
         try:
             doc = load(text)
         except YamlSourceError as exc:
@@ -87,7 +90,7 @@ class _FileReader:
             self.error(1, "zone", "a zone file must be a mapping with 'zone' and 'records'")
             return None
         self.digest = hashlib.sha256(text.encode()).hexdigest()
-        return self._zone(doc, int(stat.st_mtime))
+        return self._zone(doc, mtime)
 
     def _zone(self, doc: SourceDict, mtime: int) -> ZoneDraft | None:
         for key in doc:
@@ -256,7 +259,7 @@ class _FileReader:
                     )
             for rtype, sets in node.items():
                 self._check_group(owner, rtype, sets)
-            cut = _enclosing_cut(owner, zone)
+            cut = enclosing_cut(owner, zone.origin, zone.cuts)
             if cut is not None:
                 for rtype, sets in node.items():
                     if rtype not in (int(QTYPE.A), int(QTYPE.AAAA)):
@@ -295,11 +298,11 @@ class _FileReader:
                     seen[s.set_id] = s.line
 
 
-def _enclosing_cut(owner: Name, zone: ZoneDraft) -> Name | None:
+def enclosing_cut(owner: Name, origin: Name, cuts: frozenset[Name]) -> Name | None:
     """The delegation point strictly above owner, if any (glue and occluded data)."""
-    for i in range(1, len(owner) - len(zone.origin) + 1):
+    for i in range(1, len(owner) - len(origin) + 1):
         candidate = owner[i:]
-        if candidate in zone.cuts and candidate != zone.origin:
+        if candidate in cuts and candidate != origin:
             return candidate
     return None
 
@@ -307,6 +310,16 @@ def _enclosing_cut(owner: Name, zone: ZoneDraft) -> Name | None:
 def read_zone_file(path: Path) -> tuple[ZoneDraft | None, list[LoadError]]:
     reader = _FileReader(path)
     draft = reader.read()
+    return draft, reader.errors
+
+
+def read_zone_text(
+    text: str, file: str, mtime: int = 0
+) -> tuple[ZoneDraft | None, list[LoadError]]:
+    """A zone file's text read as if from `file` (the Route 53 store checks a zone, or
+    part of one, before it writes it)."""
+    reader = _FileReader(Path(file))
+    draft = reader.parse(text, mtime)
     return draft, reader.errors
 
 
