@@ -187,6 +187,9 @@ def test_sigkill_during_change_batches_loses_no_confirmed_batch(tmp_path: Path) 
             assert normalized(zone_file_sets(stored)) == normalized(listed), round_
             strays = [p.name for p in stored.parent.iterdir() if p.suffix in (".yaml", ".yml")]
             assert strays == [stored.name], strays  # a temporary file must not look like a zone
+            # the store removes at start the temporary file a kill left (never renamed)
+            leftovers = [p.name for p in server.state_dir.rglob("*.tmp")]
+            assert leftovers == [], leftovers
             checked = server.check_zones_file(stored)
             assert checked.returncode == 0, checked.stdout + checked.stderr
             assert f"{ZONE}: {len(listed) + 2} record sets" in checked.stdout, checked.stdout
