@@ -541,7 +541,13 @@ class Route53Service:
         _set_table(doc, "cidr_collections", dict(sorted(collections.items())))
 
     def _operator_checks(self) -> set[str]:
-        return set(self.host.zone_set.health_checks) - set(self.resources["health_checks"])
+        """Ids of the health checks the operator's zone files define."""
+        return {
+            cid
+            for zone in self.host.zone_set.zones.values()
+            if not self._is_api_zone(zone)
+            for cid in zone.health_check_ids
+        }
 
     def _patched(
         self,
@@ -569,6 +575,7 @@ class Route53Service:
             checks=zone_set.health_checks,
             collections=zone_set.cidr_collections,
             health_check_ids=frozenset(doc.get("health_checks") or {}),
+            cidr_collection_names=frozenset(doc.get("cidr_collections") or {}),
             file=state.path,
         )
         return apply_patch(zone_set, patch, known_regions(self.host.regions))
@@ -578,16 +585,14 @@ class Route53Service:
     ) -> tuple[dict[str, CheckSpec], dict[str, CidrCollection]]:
         """Every health check and CIDR collection: the operator's files' and the API's."""
         api_checks, api_collections = self.tables(self.resources)
+        operator = [z for z in zone_set.zones.values() if not self._is_api_zone(z)]
         operator_checks = {
-            cid: spec
-            for cid, spec in zone_set.health_checks.items()
-            if cid not in self.resources["health_checks"]
+            cid: zone_set.health_checks[cid] for z in operator for cid in z.health_check_ids
         }
-        api_names = {c["Name"] for c in self.resources["cidr_collections"].values()}
         operator_collections = {
-            name: blocks
-            for name, blocks in zone_set.cidr_collections.items()
-            if name not in api_names
+            name: zone_set.cidr_collections[name]
+            for z in operator
+            for name in z.cidr_collection_names
         }
         return {**operator_checks, **api_checks}, {**operator_collections, **api_collections}
 

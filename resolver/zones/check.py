@@ -131,6 +131,7 @@ def _zone(
         existing=draft.existing,
         cuts=draft.cuts,
         health_check_ids=frozenset(draft.check_lines),
+        cidr_collection_names=frozenset(draft.cidr_collections),
         digest=draft.digest,
         serial_explicit=draft.serial_explicit,
     )

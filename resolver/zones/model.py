@@ -86,6 +86,8 @@ class Zone:
     cuts: frozenset[Name]
     # Ids of the health checks this zone's file defines (checks themselves are global).
     health_check_ids: frozenset[str] = frozenset()
+    # Names of the CIDR collections this zone's file defines.
+    cidr_collection_names: frozenset[str] = frozenset()
     # Hash of the zone file's text, and whether the serial was written in it: a derived
     # serial only moves when the content does.
     digest: str = ""

@@ -39,6 +39,7 @@ class ZonePatch:
     checks: Mapping[str, CheckSpec]  # every health check after the change
     collections: Mapping[str, CidrCollection]  # every CIDR collection after the change
     health_check_ids: frozenset[str]  # those the zone's own file defines
+    cidr_collection_names: frozenset[str]
     file: str
 
 
@@ -82,6 +83,7 @@ def apply_patch(
         existing=existing,
         cuts=cuts,
         health_check_ids=patch.health_check_ids,
+        cidr_collection_names=patch.cidr_collection_names,
         file=patch.file,
         serial_explicit=True,
     )
