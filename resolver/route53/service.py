@@ -35,8 +35,8 @@ from resolver.zones.check import _check_references, _find_loops, build_zone_set,
 from resolver.zones.draft import ZoneDraft
 from resolver.zones.healthchecks import parse_check
 from resolver.zones.load import read_zone_text
-from resolver.zones.model import CidrCollection, Soa, Zone, ZoneSet
-from resolver.zones.patch import ZonePatch, apply_patch
+from resolver.zones.model import CidrCollection, Zone, ZoneSet
+from resolver.zones.patch import patch_owners
 from resolver.zones.render import render_owner, render_zone
 from resolver.zones.serial import next_serial
 from resolver.zones.yamlsource import load
@@ -493,7 +493,9 @@ class Route53Service:
                 zone_set, health_checks=checks, cidr_collections=collections
             )
             try:
-                new_set = self._patched(tables, zone, state, doc, new_owners)
+                new_set = patch_owners(
+                    tables, zone.origin, doc, new_owners, known_regions(self.host.regions)
+                )
             except LoadFailed as exc:
                 raise Route53Error.invalid_batch(_messages(exc.errors)) from None
             rendered = dict(state.rendered)
@@ -548,37 +550,6 @@ class Route53Service:
             if not self._is_api_zone(zone)
             for cid in zone.health_check_ids
         }
-
-    def _patched(
-        self,
-        zone_set: ZoneSet,
-        zone: Zone,
-        state: ApiZone,
-        doc: dict[str, Any],
-        owners: Mapping[str, list[dict[str, Any]]],
-        soa: Soa | None = None,
-    ) -> ZoneSet:
-        """zone_set with the given owners of one zone replaced (those mapped to [] removed),
-        every rule the change could break checked; LoadFailed otherwise. Without `soa`, the
-        zone takes the one doc gives."""
-        mini = {k: v for k, v in doc.items() if k in ("zone", "ttl", "soa", "ns")}
-        mini["records"] = {o: sets for o, sets in owners.items() if sets}
-        draft = self._read(mini, state.path)
-        touched = frozenset(
-            zone.origin if o == "@" else names.from_text(o, zone.origin) for o in owners
-        )
-        patch = ZonePatch(
-            origin=zone.origin,
-            owners={o: n for o, n in draft.nodes.items() if o in touched},
-            touched=touched,
-            soa=soa or draft.soa,
-            checks=zone_set.health_checks,
-            collections=zone_set.cidr_collections,
-            health_check_ids=frozenset(doc.get("health_checks") or {}),
-            cidr_collection_names=frozenset(doc.get("cidr_collections") or {}),
-            file=state.path,
-        )
-        return apply_patch(zone_set, patch, known_regions(self.host.regions))
 
     def _global_tables(
         self, zone_set: ZoneSet
@@ -786,7 +757,9 @@ class Route53Service:
                 raise Route53Error.invalid_input("; ".join(errors))
             owners = {o: sets for o, sets in doc["records"].items() if _uses(sets, changed)}
             try:
-                new_set = self._patched(new_set, zone, state, doc, owners, zone.soa)
+                new_set = patch_owners(
+                    new_set, zone.origin, doc, owners, known_regions(self.host.regions), zone.soa
+                )
             except LoadFailed as exc:
                 raise Route53Error.invalid_input("; ".join(_messages(exc.errors))) from None
             rewritten.append((state, doc))

@@ -9,7 +9,8 @@ what a full load of the written files would give (tests/property checks exactly 
 from __future__ import annotations
 
 import dataclasses
-from collections.abc import Mapping
+from collections.abc import Mapping, Sequence
+from typing import Any
 
 from dnslib import QTYPE
 
@@ -20,8 +21,9 @@ from resolver.wire import names
 from resolver.wire.names import Name
 from resolver.zones.check import _check_references, _find_loops, _group
 from resolver.zones.draft import SetDraft
-from resolver.zones.load import enclosing_cut
+from resolver.zones.load import enclosing_cut, read_zone_text
 from resolver.zones.model import CidrCollection, Soa, Zone, ZoneSet
+from resolver.zones.render import render_zone
 
 NS = int(QTYPE.NS)
 CNAME = int(QTYPE.CNAME)
@@ -41,6 +43,39 @@ class ZonePatch:
     health_check_ids: frozenset[str]  # those the zone's own file defines
     cidr_collection_names: frozenset[str]
     file: str
+
+
+def patch_owners(
+    zone_set: ZoneSet,
+    origin: Name,
+    doc: Mapping[str, Any],
+    owners: Mapping[str, Sequence[Mapping[str, Any]]],
+    regions: Mapping[str, tuple[float, float]],
+    soa: Soa | None = None,
+) -> ZoneSet:
+    """zone_set with some owners of one zone replaced by their record sets in `doc`'s
+    form (owner text -> list; an empty list removes the owner), every rule the change
+    could break checked: LoadFailed otherwise. `doc` gives the zone's header and tables
+    after the change; without `soa`, the zone takes the one `doc` gives."""
+    zone = zone_set.zones[origin]
+    mini = {k: v for k, v in doc.items() if k in ("zone", "ttl", "soa", "ns")}
+    mini["records"] = {o: list(sets) for o, sets in owners.items() if sets}
+    draft, errors = read_zone_text(render_zone(mini), zone.file)
+    if errors or draft is None:
+        raise LoadFailed(errors or [LoadError(zone.file, 0, zone.name_text, "does not load")])
+    touched = frozenset(origin if o == "@" else names.from_text(o, origin) for o in owners)
+    patch = ZonePatch(
+        origin=origin,
+        owners={o: n for o, n in draft.nodes.items() if o in touched},
+        touched=touched,
+        soa=soa or draft.soa,
+        checks=zone_set.health_checks,
+        collections=zone_set.cidr_collections,
+        health_check_ids=frozenset(doc.get("health_checks") or {}),
+        cidr_collection_names=frozenset(doc.get("cidr_collections") or {}),
+        file=zone.file,
+    )
+    return apply_patch(zone_set, patch, regions)
 
 
 def apply_patch(
