@@ -11,7 +11,7 @@ from __future__ import annotations
 
 from typing import Any
 
-from hypothesis import HealthCheck, assume, given, settings
+from hypothesis import HealthCheck, assume, example, given, settings
 from hypothesis import strategies as st
 
 from resolver.errors import LoadFailed
@@ -95,7 +95,18 @@ def shape(zone: Zone) -> dict[str, Any]:
     return {"nodes": nodes, "existing": zone.existing, "cuts": zone.cuts, "soa": zone.soa}
 
 
-@settings(max_examples=300, deadline=None, suppress_health_check=[HealthCheck.filter_too_much])
+@settings(max_examples=500, deadline=None, suppress_health_check=[HealthCheck.filter_too_much])
+@example(  # a name an untouched alias points at goes away
+    before={
+        "a": [{"type": "A", "alias": {"target": absolute("b")}}],
+        "b": [{"type": "A", "values": ["192.0.2.1"]}],
+    },
+    change={"b": []},
+)
+@example(  # a new delegation hides data below it
+    before={"x.d.c": [{"type": "TXT", "values": ["x"]}]},
+    change={"d.c": [{"type": "NS", "values": ["ns.elsewhere.test."]}]},
+)
 @given(
     before=st.dictionaries(st.sampled_from(OWNERS), owner_sets, max_size=6),
     change=st.dictionaries(st.sampled_from(OWNERS), owner_sets, min_size=1, max_size=3),
