@@ -273,6 +273,8 @@ class App:
     ) -> list[tuple[workers.WorkerLink, asyncio.Future[str | None]]]:
         """Send a reload to every worker; each future tells whether that worker applied it
         (None) or why not."""
+        if not self.workers:
+            return []
         loop = asyncio.get_running_loop()
         self._reload_sequence += 1
         sequence = self._reload_sequence
@@ -353,7 +355,7 @@ class App:
                 await workers.stop_all(self.workers)
         log.info("stopped")
 
-    async def _serve(self, loaded: Loaded) -> list[str]:
+    async def _serve(self, loaded: Loaded, collect: bool = True) -> list[str]:
         """Swap in what one load (or one Route 53 change) produced, in this process and
         every worker; why any worker did not apply it."""
         self.loaded = loaded
@@ -372,7 +374,7 @@ class App:
         view = self.checker.view()
         self.handler.health_changed(view, list(zone_set.health_checks))
         self._broadcast(("health", dict(view.states), list(zone_set.health_checks)))
-        heap.settle()
+        heap.settle(collect)
         return await self._applied(waits)
 
     # -- what the Route 53 service needs (route53.service.Host) ---------------------------
@@ -401,7 +403,8 @@ class App:
 
     async def commit(self, zone_set: ZoneSet) -> None:
         """Serve a Route 53 change at once, as a reload would (the caller holds the lock)."""
-        errors = await self._serve(Loaded(self.loaded.config, zone_set, self.loaded.locator))
+        loaded = Loaded(self.loaded.config, zone_set, self.loaded.locator)
+        errors = await self._serve(loaded, collect=False)
         for error in errors:
             log.error("route53 change incomplete: %s", error)
 
