@@ -79,7 +79,9 @@ def route53_sources(settings: Route53Settings, paths: list[str]) -> tuple[list[s
     store = FileStore(settings.state_dir, create=False)
     resources = store.read_resources()
     checks, collections = Route53Service.tables(resources)
-    extra = Extra(os.path.join(settings.state_dir, "resources.json"), checks, collections)
+    extra = Extra(
+        os.path.join(settings.state_dir, "resources.json"), checks, collections, str(store.zones)
+    )
     return paths + store.zone_paths(), extra
 
 

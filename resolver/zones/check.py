@@ -65,6 +65,22 @@ class Extra:
     file: str
     checks: Mapping[str, CheckSpec]
     collections: Mapping[str, CidrCollection]
+    # Zone files whose copies these definitions replace (the API's own zone files: a
+    # crash between writing the definitions and rewriting every copy must not make the
+    # next start fail).
+    owned_dir: str | None = None
+
+    def owns(self, file: str) -> bool:
+        return self.owned_dir is not None and file.startswith(self.owned_dir.rstrip("/") + "/")
+
+    def adopt(self, draft: ZoneDraft) -> ZoneDraft:
+        """draft with its copies of these definitions replaced by them."""
+        checks = {cid: self.checks.get(cid, spec) for cid, spec in draft.health_checks.items()}
+        collections = {
+            name: self.collections.get(name, blocks)
+            for name, blocks in draft.cidr_collections.items()
+        }
+        return dataclasses.replace(draft, health_checks=checks, cidr_collections=collections)
 
 
 def build_zone_set(
@@ -74,6 +90,8 @@ def build_zone_set(
     extra: Extra | None = None,
 ) -> ZoneSet:
     errors = list(errors)
+    if extra is not None:
+        drafts = [extra.adopt(d) if extra.owns(d.file) else d for d in drafts]
     failed: set[tuple[Name, int]] = set().union(*(d.failed for d in drafts))
     checks = merge_checks(drafts, errors)
     collections: dict[str, CidrCollection] = {}
