@@ -458,7 +458,11 @@ class Route53Service:
                 sets = []
                 apex = [r for r in rrsets if r["Type"] in ("SOA", "NS")] if owner == "@" else []
                 if apex:
-                    doc.update(mapping.apex_from_rrsets(apex, state.name))
+                    # One TTL for the SOA and apex NS in a zone file: the SOA's wins.
+                    try:
+                        doc.update(mapping.apex_from_rrsets(apex, state.name, notes=[]))
+                    except mapping.MappingError as exc:
+                        errors.append(f"{name} SOA/NS: {exc}")
                 for rrset in rrsets:
                     if rrset in apex:
                         continue

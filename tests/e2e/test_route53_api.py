@@ -545,3 +545,54 @@ def test_sigkill_and_restart_keeps_everything(world: World) -> None:
     after = snapshot(world)
     assert after == before
     assert answer(world, "geo", CA) == ips(21)
+
+
+# -- the apex and the forms of values -----------------------------------------------------------
+
+
+def test_apex_upserts_and_value_forms_read_back_and_serve(world: World) -> None:
+    """The apex NS and SOA are UPSERTed like any set; every change raises the serial; values
+    of the other types read back as sent and serve as dig shows them."""
+    client = world.client
+    _, (soa_before,) = dig(world.server, f"{ZONE}.", "SOA")
+    ns = {
+        "Name": f"{ZONE}.",
+        "Type": "NS",
+        "TTL": 900,
+        "ResourceRecords": [{"Value": f"ns1.{ZONE}."}, {"Value": f"ns2.{ZONE}."}],
+    }
+    long_txt = '"' + "a" * 255 + '" "' + "b" * 10 + '"'  # split at 255 bytes, as Route 53 does
+    forms = [
+        {
+            "Name": fqdn("v6"),
+            "Type": "AAAA",
+            "TTL": 60,
+            "ResourceRecords": [{"Value": "2001:db8::5"}],
+        },
+        {
+            "Name": fqdn("mx"),
+            "Type": "MX",
+            "TTL": 60,
+            "ResourceRecords": [{"Value": f"10 mail.{ZONE}."}],
+        },
+        {
+            "Name": fqdn("caa"),
+            "Type": "CAA",
+            "TTL": 60,
+            "ResourceRecords": [{"Value": '0 issue "letsencrypt.org"'}],
+        },
+        {"Name": fqdn("long"), "Type": "TXT", "TTL": 60, "ResourceRecords": [{"Value": long_txt}]},
+    ]
+    submit(client, world.zone, [change("UPSERT", ns)] + [change("CREATE", s) for s in forms])
+    listed = {(s["Name"], s["Type"]): s for s in r53.list_all(client, world.zone)}
+    assert listed[(f"{ZONE}.", "NS")]["ResourceRecords"] == ns["ResourceRecords"]
+    for sent in forms:
+        assert listed[(sent["Name"], sent["Type"])] == sent
+    assert dig(world.server, f"{ZONE}.", "NS")[1] == [f"ns1.{ZONE}.", f"ns2.{ZONE}."]
+    assert dig(world.server, fqdn("v6"), "AAAA")[1] == ["2001:db8::5"]
+    assert dig(world.server, fqdn("caa"), "CAA")[1] == ['0 issue "letsencrypt.org"']
+    assert dig(world.server, fqdn("long"), "TXT")[1] == [long_txt]
+    _, (soa_after,) = dig(world.server, f"{ZONE}.", "SOA")
+    assert int(soa_after.split()[2]) > int(soa_before.split()[2])
+    submit(client, world.zone, [change("DELETE", s) for s in forms])
+    assert dig(world.server, fqdn("v6"), "AAAA") == ("NXDOMAIN", [])
