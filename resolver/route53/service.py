@@ -116,6 +116,9 @@ class ApiZone:
     checks_used: Counter[str]
     collections_used: Counter[str]
     listed: listing.Listing | None = None
+    # The served zone this document describes: another object means a reload read the
+    # file again (perhaps edited by hand), and the document is read again too.
+    zone: Zone | None = None
 
 
 class Route53Service:
@@ -213,7 +216,7 @@ class Route53Service:
 
     def _api_zone(self, zone: Zone) -> ApiZone:
         state = self._zones.get(zone.name_text)
-        if state is None or state.path != zone.file:
+        if state is None or state.zone is not zone:
             state = self._read_zone(zone)
             self._zones[zone.name_text] = state
         return state
@@ -225,6 +228,7 @@ class Route53Service:
         if doc["records"] is None:
             doc["records"] = {}
         state = ApiZone(zone.name_text, zone.origin, zone.file, doc, {}, Counter(), Counter())
+        state.zone = zone
         for sets in doc["records"].values():
             _count(state, sets, +1)
         return state
@@ -507,6 +511,7 @@ class Route53Service:
                 rendered.pop(o, None)
             await self._write(state.name, doc, rendered)
             state.doc, state.rendered = doc, rendered
+            state.zone = new_set.zones[zone.origin]
             state.checks_used, state.collections_used = checks_used, collections_used
             if state.listed is not None:
                 for name in touched:
@@ -766,6 +771,7 @@ class Route53Service:
         for state, doc in rewritten:
             await self._write(state.name, doc, {})
             state.doc, state.rendered, state.listed = doc, {}, None
+            state.zone = new_set.zones[state.origin]
         await self.host.commit(new_set)
 
     def _get_health_check(self, p: dict[str, Any]) -> dict[str, Any]:

@@ -10,6 +10,7 @@ order: the last one SIGKILLs the server and restarts it.
 
 from __future__ import annotations
 
+import signal
 from collections.abc import Iterator
 from dataclasses import dataclass
 from pathlib import Path
@@ -596,3 +597,34 @@ def test_apex_upserts_and_value_forms_read_back_and_serve(world: World) -> None:
     assert int(soa_after.split()[2]) > int(soa_before.split()[2])
     submit(client, world.zone, [change("DELETE", s) for s in forms])
     assert dig(world.server, fqdn("v6"), "AAAA") == ("NXDOMAIN", [])
+
+
+def test_a_hand_edit_served_by_a_reload_is_kept_by_the_next_change(world: World) -> None:
+    """The zone files are the state: an operator's edit, served after SIGHUP, is what the
+    next API change starts from (it is not overwritten from a stale copy)."""
+    client = world.client
+    created = client.create_hosted_zone(Name="edit.test", CallerReference=caller_reference())
+    zid = zone_id(created)
+    first = {"Name": "one.edit.test.", "Type": "A", "TTL": 60, "ResourceRecords": addrs(1)}
+    submit(client, zid, [change("CREATE", first)])
+    path = world.server.state_dir / "zones" / "edit.test.yaml"
+    text = path.read_text()
+    write_settled(
+        path, text + '  "byhand":\n    - {"type": "A", "ttl": 60, "values": ["192.0.2.2"]}\n'
+    )
+    world.server.proc.signal(signal.SIGHUP)
+    wait_for(
+        lambda: dig(world.server, "byhand.edit.test.", "A"),
+        lambda got: got == ("NOERROR", ["192.0.2.2"]),
+        "the hand edit served after the reload",
+    )
+    third = {"Name": "three.edit.test.", "Type": "A", "TTL": 60, "ResourceRecords": addrs(3)}
+    submit(client, zid, [change("CREATE", third)])
+    names = {s["Name"] for s in r53.list_all(client, zid) if s["Type"] == "A"}
+    assert names == {"one.edit.test.", "byhand.edit.test.", "three.edit.test."}
+    assert dig(world.server, "byhand.edit.test.", "A") == ("NOERROR", ["192.0.2.2"])
+    assert '"byhand"' in path.read_text()
+    submit(client, zid, [change("DELETE", s) for s in (first, third)])
+    byhand = {"Name": "byhand.edit.test.", "Type": "A", "TTL": 60, "ResourceRecords": addrs(2)}
+    submit(client, zid, [change("DELETE", byhand)])
+    client.delete_hosted_zone(Id=zid)
