@@ -167,22 +167,34 @@ def _occluded(zone: Zone, touched: frozenset[Name], cuts_moved: bool) -> list[Lo
 def _references(
     new_set: ZoneSet, patch: ZonePatch, old_set: ZoneSet, failed: set[tuple[Name, int]]
 ) -> list[LoadError]:
-    """Health-check ids and alias targets: of the touched groups, of every group whose
-    alias points into a touched name, and of every group once the check table shrank."""
+    """Health-check ids and alias targets: of the touched groups; of every group whose
+    alias pointed at a group the patch removed; of every group once the check table shrank.
+    (Only a removal can break an untouched alias, so a batch that only adds costs nothing
+    here, however big the zone.)"""
     checks = patch.checks
     checks_shrank = any(cid not in checks for cid in old_set.health_checks)
     errors = []
     zone = new_set.zones[patch.origin]
+    old_nodes = old_set.zones[patch.origin].nodes
+    removed = {
+        (owner, rtype)
+        for owner in patch.touched
+        for rtype in old_nodes.get(owner, {})
+        if rtype not in zone.nodes.get(owner, {})
+    }
     for owner in patch.touched:
         for group in zone.nodes.get(owner, {}).values():
             errors.extend(_check_references(group, new_set, checks, failed))
+    if not removed and not checks_shrank:
+        return errors
     for other in new_set.zones.values():
         for owner, node in other.nodes.items():
             if other is zone and owner in patch.touched:
                 continue
             for group in node.values():
                 if checks_shrank or any(
-                    s.alias is not None and s.alias.target in patch.touched for s in group.sets
+                    s.alias is not None and (s.alias.target, group.rtype) in removed
+                    for s in group.sets
                 ):
                     errors.extend(_check_references(group, new_set, checks, failed))
     return errors
