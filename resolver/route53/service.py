@@ -26,7 +26,7 @@ from healthcheck.state import CheckState
 from resolver.errors import LoadError, LoadFailed
 from resolver.query.explain import ExplainError, explain
 from resolver.query.location import Locator
-from resolver.route53 import batch, listing, mapping
+from resolver.route53 import batch, listing, mapping, shapes
 from resolver.route53.errors import Route53Error
 from resolver.route53.store import Store
 from resolver.wire import names
@@ -131,7 +131,7 @@ class Route53Service:
         self._zones: dict[str, ApiZone] = {}
         self._changes: OrderedDict[str, dict[str, Any]] = OrderedDict()
         self._operations: dict[str, Callable[[dict[str, Any]], Any]] = {
-            name: getattr(self, "_" + _snake(name)) for name in OPERATIONS
+            name: getattr(self, "_" + _snake(name)) for name in shapes.OPERATIONS
         }
 
     # -- the one entry point -------------------------------------------------------------
@@ -345,22 +345,16 @@ class Route53Service:
     def _list_hosted_zones(self, p: dict[str, Any]) -> dict[str, Any]:
         size = _max_items(p, MAX_ITEMS)
         zones = self._sorted_zones()
-        marker = p.get("Marker")
-        start = 0
-        if marker:
-            ids = [mapping.zone_id_for(z.name_text) for z in zones]
-            if marker not in ids:
-                raise Route53Error.invalid_input(f"invalid marker {marker}")
-            start = ids.index(marker)
-        page = zones[start : start + size]
+        ids = [mapping.zone_id_for(z.name_text) for z in zones]
+        start, end, following = _marker_page(ids, p.get("Marker"), size)
         out: dict[str, Any] = {
-            "HostedZones": [self._hosted_zone(z) for z in page],
-            "Marker": marker or "",
-            "IsTruncated": start + size < len(zones),
+            "HostedZones": [self._hosted_zone(z) for z in zones[start:end]],
+            "Marker": p.get("Marker") or "",
+            "IsTruncated": following is not None,
             "MaxItems": str(size),
         }
-        if out["IsTruncated"]:
-            out["NextMarker"] = mapping.zone_id_for(zones[start + size].name_text)
+        if following is not None:
+            out["NextMarker"] = following
         return out
 
     def _list_hosted_zones_by_name(self, p: dict[str, Any]) -> dict[str, Any]:
@@ -786,17 +780,15 @@ class Route53Service:
     def _list_health_checks(self, p: dict[str, Any]) -> dict[str, Any]:
         size = _max_items(p, MAX_ITEMS)
         ids = self._all_check_ids()
-        marker = p.get("Marker")
-        start = ids.index(marker) if marker in ids else 0
-        page = ids[start : start + size]
+        start, end, following = _marker_page(ids, p.get("Marker"), size)
         out: dict[str, Any] = {
-            "HealthChecks": [self._health_check(cid) for cid in page],
-            "Marker": marker or "",
-            "IsTruncated": start + size < len(ids),
+            "HealthChecks": [self._health_check(cid) for cid in ids[start:end]],
+            "Marker": p.get("Marker") or "",
+            "IsTruncated": following is not None,
             "MaxItems": str(size),
         }
-        if out["IsTruncated"]:
-            out["NextMarker"] = ids[start + size]
+        if following is not None:
+            out["NextMarker"] = following
         return out
 
     def _api_check(self, cid: str, what: str) -> dict[str, Any]:
@@ -1094,33 +1086,6 @@ HEADER = (
     "reload, and the next API change to this zone rewrites the file."
 )
 
-OPERATIONS = (
-    "CreateHostedZone",
-    "GetHostedZone",
-    "GetHostedZoneCount",
-    "ListHostedZones",
-    "ListHostedZonesByName",
-    "DeleteHostedZone",
-    "ChangeResourceRecordSets",
-    "ListResourceRecordSets",
-    "GetChange",
-    "CreateHealthCheck",
-    "GetHealthCheck",
-    "GetHealthCheckCount",
-    "ListHealthChecks",
-    "UpdateHealthCheck",
-    "DeleteHealthCheck",
-    "GetHealthCheckStatus",
-    "GetHealthCheckLastFailureReason",
-    "CreateCidrCollection",
-    "ChangeCidrCollection",
-    "ListCidrCollections",
-    "ListCidrLocations",
-    "ListCidrBlocks",
-    "DeleteCidrCollection",
-    "TestDNSAnswer",
-)
-
 # UpdateHealthCheck's members that replace the config's own, and ResetElements' names.
 UPDATABLE = (
     "IPAddress",
@@ -1165,6 +1130,17 @@ def _max_items(p: Mapping[str, Any], limit: int) -> int:
     if size < 1:
         raise Route53Error.invalid_input("MaxItems must be at least 1")
     return min(size, limit)
+
+
+def _marker_page(keys: list[str], marker: str | None, size: int) -> tuple[int, int, str | None]:
+    """A Marker/NextMarker page of keys: where it starts and ends, and the next marker."""
+    start = 0
+    if marker:
+        if marker not in keys:
+            raise Route53Error.invalid_input(f"invalid marker {marker}")
+        start = keys.index(marker)
+    end = start + size
+    return start, end, keys[end] if end < len(keys) else None
 
 
 def _zone_name(raw: Any) -> str:
