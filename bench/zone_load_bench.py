@@ -49,7 +49,7 @@ def zone_text(records: int, seed: int = SEED) -> str:
     """The zone file: `records` record sets besides the apex NS and SOA."""
     rng = random.Random(seed)
     out = [f"zone: {flow(ZONE)}\n", "ttl: 300\n", 'ns: ["ns1.big.test."]\n', "records:\n"]
-    out.append(f'  {flow("ns1")}:\n    - {flow({"type": "A", "value": "192.0.2.53"})}\n')
+    out.append(f"  {flow('ns1')}:\n    - {flow({'type': 'A', 'value': '192.0.2.53'})}\n")
     a_names: list[str] = []
     count, i = 1, 0  # the ns1 set above counts
     while count < records:
