@@ -425,6 +425,8 @@ class _FileReader:
                         )
 
     def _check_group(self, owner: Name, rtype: int, sets: list[SetDraft]) -> None:
+        if len(sets) == 1:
+            return  # one set has one policy, and a set_id of its own
         what = f"{names.to_text(owner)} {QTYPE.get(rtype)}"
         used = {s.policy for s in sets}
         if len(used) > 1:

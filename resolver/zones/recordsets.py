@@ -207,11 +207,12 @@ class RecordSetReader:
             except rdata.RdataError as exc:
                 fail(f"bad value {str(value)!r}: {exc}")
                 continue
-            key = rd.toZone() if hasattr(rd, "toZone") else repr(rd)
-            if key in seen:
-                fail(f"duplicate value {str(value)!r}")
-                continue
-            seen.add(key)
+            if len(raw) > 1:  # one value has no duplicate (and a 100,000-set zone, many)
+                key = rd.toZone() if hasattr(rd, "toZone") else repr(rd)
+                if key in seen:
+                    fail(f"duplicate value {str(value)!r}")
+                    continue
+                seen.add(key)
             parsed.append(rd)
         if type_name == "CNAME" and len(parsed) > 1:
             fail("a CNAME record set holds exactly one value")
