@@ -11,6 +11,7 @@ from __future__ import annotations
 import hashlib
 import ipaddress
 import json
+import sys
 from collections.abc import Iterable
 from pathlib import Path
 from typing import Any
@@ -25,7 +26,14 @@ from resolver.zones import settled
 from resolver.zones.draft import SetDraft, ZoneDraft
 from resolver.zones.healthchecks import read_checks
 from resolver.zones.model import CidrCollection, Soa
-from resolver.zones.recordsets import MAX_TTL, RecordSetReader
+from resolver.zones.recordsets import (
+    MAX_TTL,
+    NO_ITEMS,
+    SAME_LINE,
+    FlowSets,
+    RecordSetReader,
+    sourced,
+)
 from resolver.zones.yamlsource import SourceDict, SourceList, YamlSourceError, load
 
 ZONE_KEYS = {"zone", "ttl", "soa", "ns", "health_checks", "cidr_collections", "records"}
@@ -57,12 +65,8 @@ def zone_files(paths: Iterable[str]) -> tuple[list[Path], list[LoadError]]:
 # YAML's node graph, and without it in memory.
 _OWNER_PREFIX = '  "'
 _ITEM_PREFIX = "    - "
-# Every key of a one-line flow mapping is on the mapping's line, so its line_of needs no
-# table: one shared empty table makes line_of answer the mapping's own line for each key.
-_SAME_LINE: dict[Any, int] = {}
-_NO_ITEMS: list[int] = []
-_OTHER_BREAKS = ("\r", "\x85", "\u2028", "\u2029")
 _NOT_A_KEY = ("", " ", "\t", "{", "[", "?", "-", "#")
+_OTHER_BREAKS = ("\r", "\x85", "\u2028", "\u2029")
 
 
 class _NotPlain(Exception):
@@ -77,27 +81,11 @@ _DECODER = json.JSONDecoder(parse_float=_refuse, parse_constant=_refuse)
 
 
 def _no_duplicates(pairs: list[tuple[str, Any]]) -> dict[str, Any]:
-    result = dict(pairs)
+    # Keys interned: 100,000 record sets share one "type" string, not 100,000 copies.
+    result = {sys.intern(key): value for key, value in pairs}
     if len(result) != len(pairs):
         raise _NotPlain
     return result
-
-
-def _sourced(value: Any, line: int) -> Any:
-    """A value as the YAML loader builds it for a one-line flow node on LINE."""
-    if isinstance(value, dict):
-        out = SourceDict()
-        for key, item in value.items():
-            out[key] = _sourced(item, line)
-        out.line = line
-        out.key_lines = _SAME_LINE
-        return out
-    if isinstance(value, list):
-        seq = SourceList([_sourced(item, line) for item in value])
-        seq.line = line
-        seq.item_lines = _NO_ITEMS
-        return seq
-    return value
 
 
 def _relined(value: Any, line: int) -> Any:
@@ -105,11 +93,11 @@ def _relined(value: Any, line: int) -> Any:
     if isinstance(value, SourceDict):
         for item in value.values():
             _relined(item, line)
-        value.line, value.key_lines = line, _SAME_LINE
+        value.line, value.key_lines = line, SAME_LINE
     elif isinstance(value, SourceList):
         for item in value:
             _relined(item, line)
-        value.line, value.item_lines = line, _NO_ITEMS
+        value.line, value.item_lines = line, NO_ITEMS
     return value
 
 
@@ -118,26 +106,31 @@ _ONE_LINE_DECODER = json.JSONDecoder(
 )
 
 
-def _flow_value(text: str, line: int) -> Any:
-    """One record-set line's value: by JSON when YAML would read the same, else by YAML.
+def _flow_value(text: str, line: int) -> tuple[Any, bool]:
+    """One record-set line's value and whether it is plain JSON (for sourced() to turn
+    into what YAML reads); else YAML's own reading of the line, already sourced.
 
     Plain printable ASCII without escapes and without floats reads the same in both (YAML
     1.1 reads `1e5` as a string, and treats some non-ASCII characters as line breaks)."""
     if "\\" not in text and text.isascii() and text.isprintable():
         try:
-            return _sourced(_ONE_LINE_DECODER.decode(text), line)
+            return _ONE_LINE_DECODER.decode(text), True
         except (ValueError, _NotPlain):
             pass
     if not text.startswith(("{", "[")):
         raise _NotPlain  # not a self-contained flow node: the whole file goes to YAML
     try:
-        return _relined(load(text), line)
+        return _relined(load(text), line), False
     except YamlSourceError:
         raise _NotPlain from None
 
 
-def _flow_records(text: str) -> SourceDict | None:
-    """The document of a file in render.py's shape, or None: then YAML reads it whole."""
+def _flow_records(text: str, lazy: bool = False) -> SourceDict | None:
+    """The document of a file in render.py's shape, or None: then YAML reads it whole.
+
+    `lazy` leaves each owner's record sets as FlowSets of plain JSON values, for the
+    record-set reader to turn into YAML's values one at a time: 100,000 record sets then
+    never exist as SourceDicts all at once (a third of the peak memory)."""
     if text.startswith("records:\n"):
         return None  # no header mapping to read first
     if any(brk in text for brk in _OTHER_BREAKS):
@@ -159,12 +152,19 @@ def _flow_records(text: str) -> SourceDict | None:
     records.key_lines = {}
     try:
         owner: Any = None
-        sets = SourceList()
+        sets: SourceList = FlowSets()
         for number, line in enumerate(lines, line_no):
             if line.startswith(_ITEM_PREFIX):
                 if owner is None:
                     return None
-                sets.append(_flow_value(line[6:], number))
+                value, plain = _flow_value(line[6:], number)
+                if isinstance(sets, FlowSets):
+                    if plain:
+                        sets.append(value)
+                        sets.item_lines.append(number)
+                        continue
+                    sets = records[owner] = sets.materialized()
+                sets.append(sourced(value, number) if plain else value)
                 sets.item_lines.append(number)
                 continue
             if owner is not None and not sets:
@@ -177,7 +177,7 @@ def _flow_records(text: str) -> SourceDict | None:
             owner = _DECODER.decode(key_text)
             if not isinstance(owner, str) or owner in records:
                 return None
-            sets = SourceList()
+            sets = FlowSets()
             sets.line = number + 1
             sets.item_lines = []
             records[owner] = sets
@@ -197,6 +197,10 @@ def _flow_records(text: str) -> SourceDict | None:
     header_lines = header.split("\n")
     if any(header_lines[doc.line_of(key) - 1][:1] in _NOT_A_KEY for key in doc):
         return None
+    if not lazy:
+        for key, value in records.items():
+            if isinstance(value, FlowSets):
+                records[key] = value.materialized()
     doc["records"] = records
     doc.key_lines["records"] = line_no - 1
     return doc
@@ -237,7 +241,7 @@ class _FileReader:
             self.error(0, "zone", f"cannot read: {exc}")
             return None
         try:
-            doc = load_zone_text(text)
+            doc = _flow_records(text, lazy=True) or load(text)
         except YamlSourceError as exc:
             self.error(exc.line, "zone", exc.reason)
             return None

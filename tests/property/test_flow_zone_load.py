@@ -9,12 +9,19 @@ anchors), the document has the same values, types and source lines, or the same 
 
 from __future__ import annotations
 
+import os
+import tempfile
+import time
+from pathlib import Path
 from typing import Any
+from unittest import mock
 
 from hypothesis import given, settings
 from hypothesis import strategies as st
 
-from resolver.zones.load import _flow_records, load_zone_text
+from resolver.zones import load as zones_load
+from resolver.zones.load import _flow_records, load_zone_text, read_zone_file
+from resolver.zones.recordsets import FlowSets
 from resolver.zones.render import render_zone
 from resolver.zones.yamlsource import SourceDict, SourceList, YamlSourceError, load
 
@@ -81,13 +88,28 @@ def _outcome(reader: Any, text: str) -> Any:
         return ("error", exc.line, exc.reason)
 
 
+def _materialized(doc: Any) -> Any:
+    """The lazy document (zones.load's own reader) with every FlowSets made what the
+    record-set reader makes of it, item by item."""
+    if isinstance(doc, SourceDict) and isinstance(doc.get("records"), SourceDict):
+        records = doc["records"]
+        for owner, sets in records.items():
+            if isinstance(sets, FlowSets):
+                records[owner] = sets.materialized()
+    return doc
+
+
 def _assert_reads_as_yaml(text: str) -> None:
     expected = _outcome(load, text)
     got = _outcome(load_zone_text, text)
+    lazy = _outcome(lambda t: _materialized(_flow_records(t, lazy=True)), text)
     if isinstance(expected, tuple):
         assert got == expected
+        assert lazy is None
     else:
         _same(got, expected)
+        if lazy is not None:
+            _same(lazy, expected)
 
 
 @settings(max_examples=300)
@@ -137,3 +159,73 @@ def test_a_rendered_zone_takes_the_line_path() -> None:
     got = load_zone_text(text)
     assert got["records"]["www"][0]["values"] == ["192.0.2.1"]
     assert got["records"].line_of("www") == 4
+
+
+_VALUES = (
+    st.sampled_from(
+        [
+            "192.0.2.1",
+            " 192.0.2.1",
+            "192.0.2.01",
+            "192.0.2",
+            "::1",
+            "2001:DB8::1",
+            "::ffff:1.2.3.4",
+            "2001:db8:0:0:0:0:0:1",
+            "fe80::1%eth0",
+            "10 mx.example.net.",
+            "10 mx",
+            '10 "mx"',
+            "x",
+            "a\tb",
+            "v=spf1 ~all",
+            '"quoted" text',
+            "n1",
+            "n1.example.com.",
+            "",
+            "1e5",
+            "*",
+        ]
+    )
+    | st.integers(-1, 70000)
+    | st.floats(allow_nan=False)
+    | st.booleans()
+    | st.none()
+)
+_RECORD = st.fixed_dictionaries(
+    {"type": st.sampled_from(["A", "AAAA", "MX", "TXT", "CNAME", "SRV", "NS", "a", "SOA"])},
+    optional={
+        "values": st.lists(_VALUES, max_size=3),
+        "value": _VALUES,
+        "ttl": st.integers(-1, 3000) | st.sampled_from(["60", 1.5]),
+        "set_id": st.sampled_from(["blue", "green", 7, ""]),
+        "weight": st.integers(-1, 300) | st.sampled_from(["10", 2.5]),
+        "failover": st.sampled_from(["primary", "secondary", "PRIMARY", 1]),
+        "alias": st.sampled_from(["n1", {"target": "n2"}, {"target": "n1", "x": 1}]),
+    },
+)
+
+
+@settings(max_examples=300)
+@given(
+    owners=st.dictionaries(
+        st.sampled_from(["@", "n1", "n2", "*.w", "a.b", "on", "x..y", "n1.other.org."]),
+        st.lists(_RECORD, min_size=1, max_size=3),
+        max_size=5,
+    )
+)
+def test_drafts_and_errors_are_those_of_the_yaml_reader(owners: dict[str, Any]) -> None:
+    """The whole file reader, on the fast path and through YAML, builds equal drafts and
+    reports equal errors (values, routing keys and aliases valid and not)."""
+    text = render_zone({"zone": "example.com", "ttl": 60, "records": owners})
+    with tempfile.TemporaryDirectory() as tmp:
+        path = Path(tmp) / "example.com.yaml"
+        path.write_text(text)
+        old = time.time() - 60  # a file that holds still: settled.read does not wait
+        os.utime(path, (old, old))
+        fast = read_zone_file(path)
+        with mock.patch.object(zones_load, "_flow_records", lambda text, lazy=False: None):
+            slow = read_zone_file(path)
+    assert _flow_records(text) is not None or not owners  # the fast path was the one taken
+    assert fast[1] == slow[1]
+    assert fast[0] == slow[0]
