@@ -66,6 +66,7 @@ def zone_files(paths: Iterable[str]) -> tuple[list[Path], list[LoadError]]:
 _OWNER_PREFIX = '  "'
 _ITEM_PREFIX = "    - "
 _NOT_A_KEY = ("", " ", "\t", "{", "[", "?", "-", "#")
+_MAX_NESTING = 64
 _OTHER_BREAKS = ("\r", "\x85", "\u2028", "\u2029")
 
 
@@ -112,7 +113,12 @@ def _flow_value(text: str, line: int) -> tuple[Any, bool]:
 
     Plain printable ASCII without escapes and without floats reads the same in both (YAML
     1.1 reads `1e5` as a string, and treats some non-ASCII characters as line breaks)."""
-    if "\\" not in text and text.isascii() and text.isprintable():
+    if (
+        "\\" not in text
+        and text.isascii()
+        and text.isprintable()
+        and text.count("[") + text.count("{") <= _MAX_NESTING  # no RecursionError below
+    ):
         try:
             return _ONE_LINE_DECODER.decode(text), True
         except (ValueError, _NotPlain):
@@ -121,7 +127,7 @@ def _flow_value(text: str, line: int) -> tuple[Any, bool]:
         raise _NotPlain  # not a self-contained flow node: the whole file goes to YAML
     try:
         return _relined(load(text), line), False
-    except YamlSourceError:
+    except (YamlSourceError, RecursionError):  # RecursionError: `[&a [*a]]` holds itself
         raise _NotPlain from None
 
 
