@@ -34,12 +34,11 @@ from resolver.wire.names import Name
 from resolver.zones.check import _check_references, _find_loops, build_zone_set, known_regions
 from resolver.zones.draft import ZoneDraft
 from resolver.zones.healthchecks import parse_check
-from resolver.zones.load import read_zone_text
+from resolver.zones.load import load_zone_text, read_zone_text
 from resolver.zones.model import CidrCollection, Zone, ZoneSet
 from resolver.zones.patch import patch_owners
 from resolver.zones.render import render_owner, render_zone
 from resolver.zones.serial import next_serial
-from resolver.zones.yamlsource import load
 
 log = logging.getLogger("policydns.route53")
 
@@ -223,7 +222,7 @@ class Route53Service:
 
     def _read_zone(self, zone: Zone) -> ApiZone:
         with open(zone.file, encoding="utf-8") as handle:
-            doc = plain(load(handle.read()))
+            doc = plain(load_zone_text(handle.read()))
         doc.setdefault("records", {})
         if doc["records"] is None:
             doc["records"] = {}
@@ -238,7 +237,7 @@ class Route53Service:
         if self._is_api_zone(zone):
             return self._api_zone(zone).doc
         with open(zone.file, encoding="utf-8") as handle:
-            return plain(load(handle.read()))
+            return plain(load_zone_text(handle.read()))
 
     # -- hosted zones ----------------------------------------------------------------------
 

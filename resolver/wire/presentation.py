@@ -39,11 +39,18 @@ def hex_bytes(text: str, what: str) -> bytes:
         raise RdataError(f"{what} {text!r} is not hexadecimal") from None
 
 
+_SHLEX_SPECIAL = frozenset("\"'\\")  # quotes and the escape character (posix mode)
+
+
 def split_fields(text: str, count: int | None, type_name: str) -> list[str]:
-    try:
-        fields = shlex.split(text, posix=True)
-    except ValueError as exc:
-        raise RdataError(f"cannot split {text!r}: {exc}") from None
+    if text.isascii() and text.isprintable() and not _SHLEX_SPECIAL.intersection(text):
+        # shlex.split's answer without shlex: its only whitespace here is ' '.
+        fields = text.split()
+    else:
+        try:
+            fields = shlex.split(text, posix=True)
+        except ValueError as exc:
+            raise RdataError(f"cannot split {text!r}: {exc}") from None
     if count is not None and len(fields) != count:
         raise RdataError(f"{type_name} needs {count} fields, got {len(fields)} in {text!r}")
     return fields

@@ -7,6 +7,7 @@ SRV target left relative), so each type gets a parser that checks every field.
 from __future__ import annotations
 
 import ipaddress
+import socket
 from collections.abc import Callable
 
 from dnslib import (
@@ -46,7 +47,20 @@ def split_txt(text: str) -> list[bytes]:
     return [raw[i : i + 255] for i in range(0, len(raw), 255)]
 
 
+def _packed(family: int, text: str) -> bytes | None:
+    """The address's bytes when TEXT is already in inet_ntop's form (ipaddress accepts it
+    and reads the same bytes); None sends anything else to ipaddress, which decides."""
+    try:
+        packed = socket.inet_pton(family, text)
+    except OSError:
+        return None
+    return packed if socket.inet_ntop(family, packed) == text else None
+
+
 def _a(text: str, origin: names.Name) -> RD:
+    packed = _packed(socket.AF_INET, text.strip())
+    if packed is not None:
+        return A(tuple(packed))
     try:
         return A(str(ipaddress.IPv4Address(text.strip())))
     except ValueError:
@@ -54,6 +68,9 @@ def _a(text: str, origin: names.Name) -> RD:
 
 
 def _aaaa(text: str, origin: names.Name) -> RD:
+    packed = _packed(socket.AF_INET6, text.strip())
+    if packed is not None:
+        return AAAA(tuple(packed))
     try:
         return AAAA(str(ipaddress.IPv6Address(text.strip())))
     except ValueError:
@@ -186,9 +203,15 @@ PARSERS: dict[str, Callable[[str, names.Name], RD]] = {
 }
 
 
+# Types whose RDATA cannot pass 65,535 octets: a name is at most 255 (names.from_text).
+_BOUNDED = frozenset({"A", "AAAA", "CNAME", "NS", "PTR", "MX", "SRV"})
+
+
 def parse(type_name: str, text: str, origin: names.Name) -> RD:
     """Parse one value of TYPE; relative names are completed with the zone origin."""
     rd = PARSERS[type_name](text, origin)
+    if type_name in _BOUNDED:
+        return rd
     buffer = DNSBuffer()
     rd.pack(buffer)
     if len(buffer.data) > 65535:

@@ -31,6 +31,41 @@ MAX_TTL = 2147483647
 
 Fail = Callable[[str], None]
 
+# Every key of a one-line flow mapping is on the mapping's line, so its line_of needs no
+# table: one shared empty table makes line_of answer the mapping's own line for each key.
+SAME_LINE: dict[Any, int] = {}
+NO_ITEMS: list[int] = []
+
+
+def sourced(value: Any, line: int) -> Any:
+    """A plain JSON value as the YAML loader builds it for a one-line flow node on LINE."""
+    if isinstance(value, dict):
+        out = SourceDict()
+        for key, item in value.items():
+            out[key] = sourced(item, line)
+        out.line = line
+        out.key_lines = SAME_LINE
+        return out
+    if isinstance(value, list):
+        seq = SourceList([sourced(item, line) for item in value])
+        seq.line = line
+        seq.item_lines = NO_ITEMS
+        return seq
+    return value
+
+
+class FlowSets(SourceList):
+    """An owner's record sets as JSON read them, one line each (zones.load's fast path):
+    the reader makes each one what YAML would have read (sourced) just before reading it."""
+
+    def materialized(self) -> SourceList:
+        """The list as YAML reads it."""
+        out = SourceList(
+            sourced(item, line) for item, line in zip(self, self.item_lines, strict=True)
+        )
+        out.line, out.item_lines = self.line, self.item_lines
+        return out
+
 
 class RecordSetReader:
     """Reads the record sets of one zone file; errors go to the file reader's list."""
@@ -70,8 +105,12 @@ class RecordSetReader:
             if not isinstance(sets, SourceList) or not sets:
                 self.error(line, names.to_text(owner), "must be a non-empty list of record sets")
                 continue
+            flow = isinstance(sets, FlowSets)
             for index, item in enumerate(sets):
-                record = self._record_set(owner, item, sets.line_of(index), ttl)
+                line = sets.line_of(index)
+                if flow:
+                    item = sourced(item, line)
+                record = self._record_set(owner, item, line, ttl)
                 if record is not None:
                     nodes.setdefault(owner, {}).setdefault(record.rtype, []).append(record)
         return nodes
@@ -207,11 +246,12 @@ class RecordSetReader:
             except rdata.RdataError as exc:
                 fail(f"bad value {str(value)!r}: {exc}")
                 continue
-            key = rd.toZone() if hasattr(rd, "toZone") else repr(rd)
-            if key in seen:
-                fail(f"duplicate value {str(value)!r}")
-                continue
-            seen.add(key)
+            if len(raw) > 1:  # one value has no duplicate (and a 100,000-set zone, many)
+                key = rd.toZone() if hasattr(rd, "toZone") else repr(rd)
+                if key in seen:
+                    fail(f"duplicate value {str(value)!r}")
+                    continue
+                seen.add(key)
             parsed.append(rd)
         if type_name == "CNAME" and len(parsed) > 1:
             fail("a CNAME record set holds exactly one value")
