@@ -45,8 +45,25 @@ def flow(value: object) -> str:
     return json.dumps(value, ensure_ascii=False, separators=(", ", ": "))
 
 
-def zone_text(records: int, seed: int = SEED) -> str:
-    """The zone file: `records` record sets besides the apex NS and SOA."""
+_BARE = re.compile(r"[A-Za-z_][A-Za-z0-9._/-]*|[0-9][0-9.]*[0-9]\.[0-9]+")
+
+
+def yaml_flow(value: object) -> str:
+    """A value in YAML flow style as a person writes it: bare words where YAML reads them
+    as the same string (names, IPv4 addresses), quotes elsewhere."""
+    if isinstance(value, dict):
+        return "{" + ", ".join(f"{k}: {yaml_flow(v)}" for k, v in value.items()) + "}"
+    if isinstance(value, list):
+        return "[" + ", ".join(yaml_flow(v) for v in value) + "]"
+    if isinstance(value, str) and _BARE.fullmatch(value) and value.count(".") != 1:
+        return value
+    return flow(value)
+
+
+def zone_text(records: int, seed: int = SEED, style: str = "json") -> str:
+    """The zone file: `records` record sets besides the apex NS and SOA. Style `json` is
+    what render.py writes (an owner's sets one per line); `yaml` is one line per owner in
+    YAML flow style (`n1: [{type: A, values: [192.0.2.1]}]`), as hand-written zones are."""
     rng = random.Random(seed)
     out = [f"zone: {flow(ZONE)}\n", "ttl: 300\n", 'ns: ["ns1.big.test."]\n', "records:\n"]
     out.append(f"  {flow('ns1')}:\n    - {flow({'type': 'A', 'value': '192.0.2.53'})}\n")
@@ -88,8 +105,11 @@ def zone_text(records: int, seed: int = SEED) -> str:
             if rng.random() < 0.2:
                 entry["ttl"] = rng.choice((60, 600, 3600))
             sets = [entry]
-        out.append(f"  {flow(owner)}:\n")
-        out.extend(f"    - {flow(s)}\n" for s in sets)
+        if style == "yaml":
+            out.append(f"  {owner}: {yaml_flow(sets)}\n")
+        else:
+            out.append(f"  {flow(owner)}:\n")
+            out.extend(f"    - {flow(s)}\n" for s in sets)
         count += len(sets)
         i += 1
     return "".join(out)
@@ -133,13 +153,19 @@ def main() -> int:
     parser.add_argument("--rounds", type=int, default=3)
     parser.add_argument("--baseline", type=Path, help="another checkout to compare against")
     parser.add_argument("--keep", type=Path, help="write the zone file here and keep it")
+    parser.add_argument(
+        "--style", choices=["json", "yaml"], default="json", help="how records are written"
+    )
     args = parser.parse_args()
     work = Path(tempfile.mkdtemp(prefix="zone-load-"))
     try:
         zone = args.keep or work / f"{ZONE}.yaml"
-        zone.write_text(zone_text(args.records))
+        zone.write_text(zone_text(args.records, style=args.style))
         size_mb = zone.stat().st_size / 1e6
-        print(f"zone {zone}: {args.records} record sets, {size_mb:.1f} MB, seed {SEED}")
+        print(
+            f"zone {zone}: {args.records} record sets, {args.style} style, {size_mb:.1f} MB,"
+            f" seed {SEED}"
+        )
         checkouts = {"policydns": REPO}
         if args.baseline:
             checkouts["baseline"] = args.baseline.resolve()
