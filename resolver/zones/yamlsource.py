@@ -10,7 +10,7 @@ from typing import Any
 
 import yaml
 from yaml.constructor import ConstructorError
-from yaml.nodes import MappingNode, SequenceNode
+from yaml.nodes import MappingNode, ScalarNode, SequenceNode
 
 
 class SourceDict(dict):
@@ -124,11 +124,99 @@ for _loader in (_Loader, _FastLoader):
         )
 
 
+class _NeedsGraph(Exception):
+    """Anchors, aliases, explicit tags, merge keys, several documents: what only the
+    node-graph loader reads."""
+
+
+_STR = "tag:yaml.org,2002:str"
+
+
+def _from_events(loader: Any) -> Any:
+    """The document built straight from libyaml's events, as the node-graph loader builds
+    it (same values, same lines), without holding the graph: a 100,000-record zone's graph
+    alone takes hundreds of megabytes."""
+    events = yaml.events
+
+    def value(event: Any) -> Any:
+        if getattr(event, "anchor", None) is not None or isinstance(event, events.AliasEvent):
+            raise _NeedsGraph
+        if isinstance(event, events.ScalarEvent):
+            if event.tag not in (None, "!") or not event.implicit[0]:
+                if event.tag not in (None, "!"):
+                    raise _NeedsGraph
+                return event.value  # quoted, literal or folded: a string
+            tag = loader.resolve(ScalarNode, event.value, event.implicit)
+            if tag == _STR:
+                return event.value
+            node = ScalarNode(tag, event.value, None, None)
+            return loader.yaml_constructors[tag](loader, node)
+        if event.tag not in (None, "!"):
+            raise _NeedsGraph
+        if isinstance(event, events.SequenceStartEvent):
+            items = SourceList()
+            items.line = _line(event)
+            items.item_lines = []
+            while not loader.check_event(events.SequenceEndEvent):
+                child = loader.get_event()
+                items.item_lines.append(_line(child))
+                items.append(value(child))
+            loader.get_event()
+            return items
+        result = SourceDict()
+        result.line = _line(event)
+        result.key_lines = {}
+        while not loader.check_event(events.MappingEndEvent):
+            key_event = loader.get_event()
+            if not isinstance(key_event, events.ScalarEvent) or key_event.anchor is not None:
+                raise _NeedsGraph
+            if key_event.tag not in (None, "!"):
+                raise _NeedsGraph
+            key = key_event.value  # the literal text, as _construct_mapping keeps it
+            if key == "<<" and key_event.implicit[0]:
+                raise _NeedsGraph  # a merge key
+            line = _line(key_event)
+            if key in result:
+                first = result.key_lines[key]
+                raise YamlSourceError(line, f"duplicate key {key!r} (first on line {first})")
+            result[key] = value(loader.get_event())
+            result.key_lines[key] = line
+        loader.get_event()
+        return result
+
+    loader.get_event()  # the stream's start
+    if loader.check_event(events.StreamEndEvent):
+        return None
+    loader.get_event()  # the document's start
+    root = value(loader.get_event())
+    loader.get_event()  # the document's end
+    if not loader.check_event(events.StreamEndEvent):
+        raise _NeedsGraph  # a second document: the graph loader says what is wrong
+    return root
+
+
+def _line(event: Any) -> int:
+    mark = event.start_mark
+    return mark.line + 1 if mark is not None else 0
+
+
+def _load_fast(text: str) -> Any:
+    assert _FastLoader is not None
+    loader = _FastLoader(text)
+    try:
+        return _from_events(loader)
+    except _NeedsGraph:
+        pass
+    finally:
+        loader.dispose()
+    return yaml.load(text, Loader=_FastLoader)
+
+
 def load(text: str) -> Any:
     """Parse one YAML document; raise YamlSourceError with a line for any problem."""
     if _FastLoader is not None:
         try:
-            return yaml.load(text, Loader=_FastLoader)
+            return _load_fast(text)
         except YamlSourceError:
             raise
         except (yaml.YAMLError, RecursionError):
