@@ -335,6 +335,8 @@ class App:
             if config.http is not None:
                 self.http_runner, self.http_address = await http_api.start(self, config.http)
             await self.checker.start()
+            if self.route53 is not None:
+                self._keep(loop.create_task(self.route53.warm()))
             for line in summary_lines(self.loaded.zone_set):
                 log.info("serving %s", line)
             interval = sdnotify.watchdog_interval()

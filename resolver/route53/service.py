@@ -34,7 +34,7 @@ from resolver.wire.names import Name
 from resolver.zones.check import _check_references, _find_loops, build_zone_set, known_regions
 from resolver.zones.draft import ZoneDraft
 from resolver.zones.healthchecks import parse_check
-from resolver.zones.load import load_zone_text, read_zone_text
+from resolver.zones.load import read_zone_text, zone_document
 from resolver.zones.model import CidrCollection, Zone, ZoneSet
 from resolver.zones.patch import patch_owners
 from resolver.zones.render import render_owner, render_zone
@@ -72,15 +72,6 @@ class Host(Protocol):
         ...
 
     lock: asyncio.Lock
-
-
-def plain(value: Any) -> Any:
-    """YAML's source-tracking dicts and lists as plain ones (a zone document)."""
-    if isinstance(value, dict):
-        return {k: plain(v) for k, v in value.items()}
-    if isinstance(value, list):
-        return [plain(v) for v in value]
-    return value
 
 
 def now_iso() -> str:
@@ -222,22 +213,32 @@ class Route53Service:
 
     def _read_zone(self, zone: Zone) -> ApiZone:
         with open(zone.file, encoding="utf-8") as handle:
-            doc = plain(load_zone_text(handle.read()))
-        doc.setdefault("records", {})
-        if doc["records"] is None:
+            doc, rendered = zone_document(handle.read())
+        if not doc.get("records"):
             doc["records"] = {}
-        state = ApiZone(zone.name_text, zone.origin, zone.file, doc, {}, Counter(), Counter())
+        state = ApiZone(zone.name_text, zone.origin, zone.file, doc, rendered, Counter(), Counter())
         state.zone = zone
         for sets in doc["records"].values():
             _count(state, sets, +1)
         return state
+
+    async def warm(self) -> None:
+        """Read every API zone's document in a thread once the server is up, so the first
+        change to a big zone costs what any change costs (a 100,000-set zone: 3 s once)."""
+        loop = asyncio.get_running_loop()
+        async with self.host.lock:
+            for zone in list(self.host.zone_set.zones.values()):
+                if self._is_api_zone(zone) and zone.name_text not in self._zones:
+                    state = await loop.run_in_executor(None, self._read_zone, zone)
+                    if self.host.zone_set.zones.get(zone.origin) is zone:
+                        self._zones[zone.name_text] = state
 
     def _doc_of(self, zone: Zone) -> dict[str, Any]:
         """Any served zone's document: the API's own, or the operator's file read again."""
         if self._is_api_zone(zone):
             return self._api_zone(zone).doc
         with open(zone.file, encoding="utf-8") as handle:
-            return plain(load_zone_text(handle.read()))
+            return zone_document(handle.read())[0]
 
     # -- hosted zones ----------------------------------------------------------------------
 

@@ -9,6 +9,7 @@ written: the owner keys are always quoted, so `on`, `010` or `*` stay names.
 from __future__ import annotations
 
 import json
+import re
 from collections.abc import Mapping, Sequence
 from typing import Any
 
@@ -21,9 +22,15 @@ _HEADER_KEYS = ("zone", "ttl", "soa", "ns")
 _TABLE_KEYS = ("health_checks", "cidr_collections")
 
 
+# What JSON leaves raw but YAML refuses in a stream (DEL, C1 controls, non-characters)
+# or reads as a line break inside quotes (NEL, U+2028, U+2029): written as \uXXXX.
+_YAML_UNSAFE = re.compile("[\x7f-\x9f\u2028\u2029\ud800-\udfff\ufffe\uffff]")
+
+
 def flow(value: Any) -> str:
-    """One value in flow style (JSON), on one line."""
-    return json.dumps(value, ensure_ascii=False, separators=(", ", ": "))
+    """One value in flow style (JSON), on one line, readable by YAML as it was."""
+    text = json.dumps(value, ensure_ascii=False, separators=(", ", ": "))
+    return _YAML_UNSAFE.sub(lambda m: f"\\u{ord(m.group()):04x}", text)
 
 
 def render_owner(owner: str, sets: Sequence[Mapping[str, Any]]) -> str:
