@@ -150,6 +150,18 @@ def _origin(origin: str) -> names.Name:
     return names.from_text(_absolute_text(origin))
 
 
+def _unescape(text: str, at: int, what: str) -> tuple[bytes, int]:
+    """The octets of the escape at text[at] (a backslash), and where the text goes on:
+    `\\DDD` is an octet in octal (Route 53's form), any other `\\X` is X."""
+    digits = text[at + 1 : at + 4]
+    if len(digits) == 3 and all(d in "01234567" for d in digits):
+        octet = int(digits, 8)
+        if octet > 0xFF:
+            raise MappingError(f"{what}: \\{digits} is not an octet")
+        return bytes([octet]), at + 4
+    return text[at + 1 : at + 2].encode(), at + 2
+
+
 def _route53_labels(name: str) -> names.Name:
     """A Route 53 name's labels: `\\DDD` is an octet in octal, `\\X` is X; always absolute."""
     labels: list[bytes] = []
@@ -159,15 +171,10 @@ def _route53_labels(name: str) -> names.Name:
     while at < len(text):
         char = text[at]
         if char == "\\":
-            digits = text[at + 1 : at + 4]
-            if len(digits) == 3 and all(d in "01234567" for d in digits):
-                current.append(int(digits, 8))
-                at += 4
-                continue
             if at + 1 >= len(text):
                 raise MappingError(f"Name {name!r}: ends in a lone backslash")
-            current += text[at + 1].encode()
-            at += 2
+            octets, at = _unescape(text, at, f"Name {name!r}")
+            current += octets
             continue
         if char == ".":
             if not current:
@@ -287,13 +294,8 @@ def _txt_strings(value: str, what: str) -> list[bytes]:
         while at < len(body):
             char = body[at]
             if char == "\\":
-                digits = body[at + 1 : at + 4]
-                if len(digits) == 3 and all(d in "01234567" for d in digits):
-                    out.append(int(digits, 8))
-                    at += 4
-                    continue
-                out += body[at + 1 : at + 2].encode()
-                at += 2
+                octets, at = _unescape(body, at, what)
+                out += octets
                 continue
             out += char.encode()
             at += 1

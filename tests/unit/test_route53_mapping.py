@@ -137,3 +137,16 @@ def test_calculated_and_unsupported_checks() -> None:
     _, notes = m.config_to_check({"Type": "TCP", "IPAddress": "192.0.2.1", "Port": 1,
                                   "MeasureLatency": True, "Regions": ["us-east-1"]})  # fmt: skip
     assert len(notes) == 2
+
+
+def test_an_octal_escape_beyond_one_octet_is_a_clear_error() -> None:
+    with pytest.raises(m.MappingError, match="not an octet"):
+        m.owner_of("\\777.w.test.", "w.test.")
+    rrset = {
+        "Name": "t.w.test.",
+        "Type": "TXT",
+        "TTL": 60,
+        "ResourceRecords": [{"Value": '"\\400"'}],
+    }
+    with pytest.raises(m.MappingError, match="not an octet"):
+        m.rrset_to_record(rrset, "w.test.", m.Ids())
