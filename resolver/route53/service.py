@@ -31,7 +31,7 @@ from resolver.route53.errors import Route53Error
 from resolver.route53.store import Store
 from resolver.wire import names
 from resolver.wire.names import Name
-from resolver.zones.check import _check_references, _find_loops, build_zone_set, known_regions
+from resolver.zones.check import build_zone_set, cross_checks, known_regions
 from resolver.zones.draft import ZoneDraft
 from resolver.zones.healthchecks import parse_check
 from resolver.zones.load import read_zone_text, zone_document
@@ -600,12 +600,7 @@ class Route53Service:
         return new_set
 
     def _verify(self, zone_set: ZoneSet) -> None:
-        errors: list[LoadError] = []
-        for zone in zone_set.zones.values():
-            for node in zone.nodes.values():
-                for group in node.values():
-                    errors.extend(_check_references(group, zone_set, zone_set.health_checks, set()))
-        errors.extend(_find_loops(zone_set))
+        errors = cross_checks(zone_set)
         if errors:
             raise Route53Error.invalid_input("; ".join(_messages(errors)))
 

@@ -126,11 +126,7 @@ def build_zone_set(
     ctx = LoadContext(regions, collections)
     zones = [_zone(draft, ctx, errors, failed) for draft in drafts]
     zone_set = ZoneSet.of(zones, checks, collections)
-    for zone in zone_set.zones.values():
-        for node in zone.nodes.values():
-            for group in node.values():
-                errors.extend(_check_references(group, zone_set, checks, failed))
-    errors.extend(_find_loops(zone_set))
+    errors.extend(cross_checks(zone_set, failed))
     if errors:
         raise LoadFailed(errors)
     return zone_set
@@ -140,12 +136,25 @@ def _differs(file: str, what: str) -> LoadError:
     return LoadError(file, 0, what, "defined differently in a zone file")
 
 
+def cross_checks(zone_set: ZoneSet, failed: set[tuple[Name, int]] | None = None) -> list[LoadError]:
+    """The rules across zones, over all of them: references (health checks, alias targets)
+    and alias/CNAME loops. `failed`: groups that did not load (not reported again)."""
+    failed = set() if failed is None else failed
+    errors: list[LoadError] = []
+    for zone in zone_set.zones.values():
+        for node in zone.nodes.values():
+            for group in node.values():
+                errors.extend(check_references(group, zone_set, zone_set.health_checks, failed))
+    errors.extend(find_loops(zone_set))
+    return errors
+
+
 def _zone(
     draft: ZoneDraft, ctx: LoadContext, errors: list[LoadError], failed: set[tuple[Name, int]]
 ) -> Zone:
     nodes = {
         owner: {
-            rtype: _group(owner, rtype, sets, ctx, errors, failed)
+            rtype: compile_group(owner, rtype, sets, ctx, errors, failed)
             for rtype, sets in by_type.items()
         }
         for owner, by_type in draft.nodes.items()
@@ -165,7 +174,7 @@ def _zone(
     )
 
 
-def _group(
+def compile_group(
     owner: Name,
     rtype: int,
     drafts: list[SetDraft],
@@ -222,7 +231,7 @@ def _what(owner: Name, rtype: int) -> str:
     return f"{names.to_text(owner)} {QTYPE.get(rtype)}"
 
 
-def _check_references(
+def check_references(
     group: RecordGroup,
     zone_set: ZoneSet,
     checks: Mapping[str, CheckSpec],
@@ -278,7 +287,7 @@ def _edges(group: RecordGroup, zone_set: ZoneSet) -> list[tuple[Name, int]]:
     return out
 
 
-def _find_loops(zone_set: ZoneSet, starts: list[tuple[Name, int]] | None = None) -> list[LoadError]:
+def find_loops(zone_set: ZoneSet, starts: list[tuple[Name, int]] | None = None) -> list[LoadError]:
     """Alias and CNAME chains that return to where they started (of those passing
     through `starts`, when given: a change can only close a loop through what it changed)."""
 

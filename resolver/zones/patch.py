@@ -19,7 +19,7 @@ from policies.base import LoadContext
 from resolver.errors import LoadError, LoadFailed
 from resolver.wire import names
 from resolver.wire.names import Name
-from resolver.zones.check import _check_references, _find_loops, _group
+from resolver.zones.check import check_references, compile_group, find_loops
 from resolver.zones.draft import SetDraft
 from resolver.zones.load import enclosing_cut, read_zone_text
 from resolver.zones.model import CidrCollection, Soa, Zone, ZoneSet
@@ -95,7 +95,7 @@ def apply_patch(
         ns_touched = ns_touched or (old is not None and NS in old) or bool(new and NS in new)
         if new:
             nodes[owner] = {
-                rtype: _group(owner, rtype, sets, ctx, errors, failed)
+                rtype: compile_group(owner, rtype, sets, ctx, errors, failed)
                 for rtype, sets in new.items()
             }
         if (old is None) != (not new):
@@ -133,7 +133,7 @@ def apply_patch(
     errors.extend(_occluded(new_zone, patch.touched, cuts != zone.cuts))
     errors.extend(_references(new_set, patch, zone_set, failed))
     starts = [(o, t) for o in patch.touched for t in nodes.get(o, {})]
-    errors.extend(_find_loops(new_set, starts))
+    errors.extend(find_loops(new_set, starts))
     if errors:
         raise LoadFailed(errors)
     return new_set
@@ -184,7 +184,7 @@ def _references(
     }
     for owner in patch.touched:
         for group in zone.nodes.get(owner, {}).values():
-            errors.extend(_check_references(group, new_set, checks, failed))
+            errors.extend(check_references(group, new_set, checks, failed))
     if not removed and not checks_shrank:
         return errors
     for other in new_set.zones.values():
@@ -196,5 +196,5 @@ def _references(
                     s.alias is not None and (s.alias.target, group.rtype) in removed
                     for s in group.sets
                 ):
-                    errors.extend(_check_references(group, new_set, checks, failed))
+                    errors.extend(check_references(group, new_set, checks, failed))
     return errors
