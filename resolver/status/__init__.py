@@ -26,6 +26,7 @@ from resolver.metrics import Metrics
 # Open event streams across all pages; one more gets 503 so pages cannot exhaust the server.
 MAX_STREAMS = 32
 KEEPALIVE = 15.0  # seconds between keep-alive comments on an idle stream
+POLL = 0.5  # seconds between looks at whether the client is still there
 # Stats samples: at most one a second, the rate is measured over up to WINDOW seconds.
 WINDOW = 60.0
 MAX_SAMPLES = 64
@@ -175,17 +176,22 @@ async def _stream(request: web.Request, checker: HealthChecker) -> web.StreamRes
     )
     await response.prepare(request)
     version = -1
+    quiet_since = time.monotonic()
     try:
-        while True:
+        # aiohttp does not cancel a handler whose client left: look at the transport
+        # every POLL seconds, so a closed page frees its place in MAX_STREAMS at once.
+        while request.transport is not None and not request.transport.is_closing():
             if checker.version != version:
                 payload = health_payload(checker)
                 version = payload["version"]
                 data = json.dumps(payload, separators=(",", ":"))
                 await response.write(f"event: health\nid: {version}\ndata: {data}\n\n".encode())
-            try:
-                await asyncio.wait_for(checker.wait_changed(version), KEEPALIVE)
-            except TimeoutError:
+                quiet_since = time.monotonic()
+            elif time.monotonic() - quiet_since >= KEEPALIVE:
                 await response.write(b": keep-alive\n\n")
+                quiet_since = time.monotonic()
+            with contextlib.suppress(TimeoutError):
+                await asyncio.wait_for(checker.wait_changed(version), POLL)
     except (ConnectionResetError, ConnectionError):
         pass  # the page went away
     with contextlib.suppress(Exception):

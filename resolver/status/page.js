@@ -1,5 +1,5 @@
 // The status page's behaviour. Every value from the server is hostile: it is shown with
-// textContent (never innerHTML), and nothing is fetched from anywhere but this listener.
+// textContent (never parsed as markup), and nothing is fetched from anywhere but this listener.
 "use strict";
 
 const MAX_RECENT = 50;
