@@ -5,6 +5,7 @@
 const MAX_RECENT = 50;
 const recent = []; // [time, id, old, new, reason], newest first, when the server keeps none
 let lastChecks = null;
+const CHECK_LABELS = ["Check", "State", "Since", "Last result", "Reason", "Override"];
 
 function el(tag, text, cls) {
   const node = document.createElement(tag);
@@ -19,10 +20,11 @@ function when(value) {
   return isNaN(date.getTime()) ? String(value) : date.toLocaleString();
 }
 
-function row(cells) {
+function row(cells, labels) {
   const tr = document.createElement("tr");
-  for (const cell of cells) {
+  for (const [i, cell] of cells.entries()) {
     const td = document.createElement("td");
+    if (labels) td.dataset.label = labels[i];
     if (cell instanceof Node) td.appendChild(cell); else td.textContent = String(cell);
     tr.appendChild(td);
   }
@@ -80,7 +82,8 @@ function renderChecks(checks) {
     let shown = s.status;
     if (s.override) shown += " (override: " + s.override + ")";
     const state = el("span", shown, s.status === "healthy" ? "healthy" : "unhealthy");
-    const tr = row([id, state, when(s.since), s.last_result ?? "-", s.reason ?? "", overrideButtons(id)]);
+    const result = s.last_result === true ? "passed" : s.last_result === false ? "failed" : (s.last_result ?? "-");
+    const tr = row([id, state, when(s.since), result, s.reason ?? "", overrideButtons(id)], CHECK_LABELS);
     tr.dataset.check = id;
     tr.dataset.status = s.status;
     body.appendChild(tr);

@@ -100,12 +100,19 @@ async def browser() -> AsyncIterator[Any]:
 
 
 def row_status(driver: Any, check: str) -> str | None:
-    from selenium.webdriver.common.by import By
+    """The state the page shows for a check, read in one script (rows are replaced live)."""
+    return driver.execute_script(
+        "for (const tr of document.querySelectorAll('#checks tbody tr'))"
+        "  if (tr.dataset.check === arguments[0]) return tr.dataset.status;"
+        "return null;",
+        check,
+    )
 
-    for tr in driver.find_elements(By.CSS_SELECTOR, "#checks tbody tr"):
-        if tr.get_attribute("data-check") == check:
-            return tr.get_attribute("data-status")
-    return None
+
+def text_of(driver: Any, selector: str) -> str:
+    return driver.execute_script(
+        "const n = document.querySelector(arguments[0]); return n ? n.textContent : '';", selector
+    )
 
 
 def shoot(driver: Any, width: int, height: int) -> Path:
@@ -132,10 +139,8 @@ async def test_page_follows_health_live_explains_and_overrides(start_server, tmp
             lambda: row_status(driver, "primary") == "healthy", "primary healthy on the page"
         )
         await until(lambda: backend.hits > 0, "the backend probed")
-        zone_cells = await asyncio.to_thread(
-            lambda: [td.text for td in driver.find_elements(By.CSS_SELECTOR, "#zones tbody td")]
-        )
-        assert zone_cells[0] == ZONE, zone_cells
+        zone_row = await until(lambda: text_of(driver, "#zones tbody tr"), "the zone listed")
+        assert zone_row.startswith(ZONE), zone_row
         assert await asyncio.to_thread(dig, srv, f"fo.{ZONE}") == ["192.0.2.1"]
         await asyncio.to_thread(driver.execute_script, "window.__not_reloaded = 42;")
 
@@ -145,7 +150,7 @@ async def test_page_follows_health_live_explains_and_overrides(start_server, tmp
         )
         marker = await asyncio.to_thread(driver.execute_script, "return window.__not_reloaded;")
         assert marker == 42, "the page reloaded instead of updating live"
-        recent = await asyncio.to_thread(lambda: driver.find_element(By.ID, "recent").text)
+        recent = await asyncio.to_thread(text_of, driver, "#recent")
         assert "primary" in recent and "unhealthy" in recent, recent
         assert await asyncio.to_thread(dig, srv, f"fo.{ZONE}") == ["192.0.2.2"]
 
@@ -188,9 +193,7 @@ async def test_page_follows_health_live_explains_and_overrides(start_server, tmp
         while await asyncio.to_thread(dig, srv, f"fo.{ZONE}") != ["192.0.2.1"]:
             assert time.monotonic() < deadline, "the override did not change the answer"
             await asyncio.sleep(0.1)
-        await until(
-            lambda: "override" in driver.find_element(By.ID, "checks").text, "override shown"
-        )
+        await until(lambda: "override" in text_of(driver, "#checks"), "override shown")
     finally:
         await backend.close()
 
