@@ -187,7 +187,7 @@ async function runExplain(event) {
     const body = await resp.json();
     out.replaceChildren();
     if (!resp.ok) { out.appendChild(el("p", body.error || resp.status, "error")); return; }
-    const summary = el("p", body.rcode + ": " + (body.answer.length ? body.answer.join("; ") : "(no records)"));
+    const summary = el("p", body.question.name + " " + body.question.type + " \u2192 " + body.rcode + ": " + (body.answer.length ? body.answer.join("; ") : "(no records)"));
     summary.id = "explain-summary";
     out.appendChild(summary);
     out.appendChild(tree({ decisions: body.decisions, client: body.client, location: body.location }));

@@ -169,6 +169,25 @@ async def test_page_follows_health_live_explains_and_overrides(start_server, tmp
         )
         assert "NOERROR" in summary and "decisions" in summary, summary
 
+        # A hostile name comes back in the decision text, shown as text, never run.
+        hostile = '<img src=x onerror="window.__xss=1">.health.test'
+
+        def explain_hostile() -> None:
+            field = driver.find_element(By.CSS_SELECTOR, "#explain input[name=name]")
+            field.clear()
+            field.send_keys(hostile)
+            driver.find_element(By.CSS_SELECTOR, "#explain button[type=submit]").click()
+
+        await asyncio.to_thread(explain_hostile)
+        await until(lambda: "<img" in text_of(driver, "#explain-out"), "the hostile name as text")
+        injected = await asyncio.to_thread(
+            driver.execute_script,
+            "return [window.__xss, document.querySelectorAll('#explain-out img').length];",
+        )
+        assert injected == [None, 0], injected
+        stats = await until(lambda: text_of(driver, "#stats tbody"), "queries by policy")
+        assert re.search(r"\d", stats), stats
+
         await asyncio.to_thread(shoot, driver, 1280, 900)
         await asyncio.to_thread(shoot, driver, 360, 800)
         width = await asyncio.to_thread(
