@@ -18,6 +18,7 @@ from typing import Protocol
 from aiohttp import web
 
 from healthcheck.checker import HealthChecker
+from resolver import status
 from resolver.config import Config, normalize_host_name
 from resolver.forward.settings import describe
 from resolver.metrics import Metrics
@@ -263,6 +264,7 @@ def make_app(owner: Owner, listen_host: str = "127.0.0.1") -> web.Application:
     app.router.add_get("/api/v1/health-checks", health_checks)
     app.router.add_get("/api/v1/explain", explain_endpoint)
     app.router.add_post("/api/v1/reload", reload)
+    status.add_routes(app, _owner)  # the page at /, /api/v1/events, /api/v1/stats
     service = owner.route53
     if service is not None:
         route53_api.add_routes(app, service, owner.route53_secrets)
