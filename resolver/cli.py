@@ -335,6 +335,7 @@ def cmd_export(args: argparse.Namespace) -> int:
 def cmd_override(args: argparse.Namespace) -> int:
     """PUT the override to the running server's API: 0 done, 1 refused or unknown id."""
     import urllib.error
+    import urllib.parse
     import urllib.request
 
     address = args.http
@@ -357,7 +358,7 @@ def cmd_override(args: argparse.Namespace) -> int:
             print(f"policydns override: cannot read {args.token_file}: {exc}", file=sys.stderr)
             return EXIT_USAGE
         headers["Authorization"] = f"Bearer {token}"
-    check = urllib.request.quote(args.check_id, safe="")
+    check = urllib.parse.quote(args.check_id, safe="")
     url = f"http://{address}/api/v1/health-checks/{check}/override"
     body = json.dumps({"state": args.state}).encode()
     request = urllib.request.Request(url, body, headers, method="PUT")

@@ -252,6 +252,11 @@ async def explain_endpoint(request: web.Request) -> web.Response:
         return _error(400, f"unknown parameter(s): {', '.join(sorted(unknown))}")
     if not query.get("name"):
         return _error(400, "name is required")
+    forced = {
+        cid: state.override.as_dict()
+        for cid, state in owner.checker.states().items()
+        if state.override is not None
+    }
     try:
         report = explain(
             owner.loaded.zone_set,
@@ -263,6 +268,7 @@ async def explain_endpoint(request: web.Request) -> web.Response:
             owner.checker.view(),
             owner.loaded.config.ecs,
             partial(describe, owner.loaded.config.forwarding),
+            forced,
         )
     except ExplainError as exc:
         return _error(400, str(exc))

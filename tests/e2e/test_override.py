@@ -15,6 +15,7 @@ from pathlib import Path
 import aiohttp
 import pytest
 
+from resolver.query.explain import to_text as explain_text
 from tests.e2e import test_health_e2e as health_e2e
 from tests.e2e.test_health_e2e import FAILOVER, ZONE, Live, http_check, zone_text
 from tests.serverproc import REPO
@@ -84,7 +85,13 @@ async def test_override_moves_answers_at_once_and_back(backends, launch) -> None
         text = await resp.text()
     assert 'policydns_health_check_override{check="primary",state="unhealthy"} 1' in text
     status, report = await live.get("/api/v1/explain", name=f"fo.{ZONE}", type="A")
-    assert status == 200 and "override by local" in str(report)
+    assert status == 200
+    cands = [c for step in report["decisions"] for c in step["candidates"]]
+    forced = [c for c in cands if c["health_check"] == "primary"]
+    assert forced and all(c["override"]["who"] == "local" for c in forced)
+    assert not forced[0]["healthy"]
+    assert all(c["override"] is None for c in cands if c["health_check"] != "primary")
+    assert "UNHEALTHY (override by local)" in explain_text(report)
 
     # Survives a reload (SIGHUP).
     live.srv.signal(signal.SIGHUP)
