@@ -7,6 +7,7 @@ only the override can move the answer to the secondary.
 from __future__ import annotations
 
 import asyncio
+import shutil
 import signal
 import subprocess
 import sys
@@ -84,6 +85,15 @@ async def test_override_moves_answers_at_once_and_back(backends, launch) -> None
     async with live.session.get(live.api + "/metrics") as resp:
         text = await resp.text()
     assert 'policydns_health_check_override{check="primary",state="unhealthy"} 1' in text
+    if shutil.which("promtool"):  # the oracle for the exposition format
+        lint = await asyncio.to_thread(
+            subprocess.run,
+            ["promtool", "check", "metrics"],
+            input=text,
+            capture_output=True,
+            text=True,
+        )
+        assert lint.returncode == 0, lint.stdout + lint.stderr
     status, report = await live.get("/api/v1/explain", name=f"fo.{ZONE}", type="A")
     assert status == 200
     cands = [c for step in report["decisions"] for c in step["candidates"]]
