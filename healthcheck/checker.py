@@ -19,6 +19,11 @@ parents, whenever a child changes.
 Reload (`update`). An id whose spec is unchanged keeps its state; a probe whose key is
 unchanged keeps its task and therefore its schedule. Removed probes' tasks are cancelled
 (and awaited); new ones start with fresh jitter; changed ids start over as new checks.
+
+Overrides (`set_override`). An operator may force an id healthy or unhealthy. Probing goes
+on underneath (its `status`/`reason` stay truthful); the snapshot and calculated parents
+see the forced state. An override lasts across reloads while its id exists, changed spec
+or not, and is dropped (logged) with the id.
 """
 
 from __future__ import annotations
@@ -28,12 +33,14 @@ import dataclasses
 import logging
 import random
 import time
+from collections import deque
 from collections.abc import Callable, Iterable, Mapping
 from typing import NamedTuple
 
 import aiohttp
 
 from healthcheck import probes
+from healthcheck.override import Override, describe
 from healthcheck.spec import CheckSpec
 from healthcheck.state import CheckState, HealthSnapshot, calculated_health, status_name
 
@@ -42,6 +49,17 @@ DISABLED = "disabled: not probed, counted healthy"
 
 OnChange = Callable[[str, bool, bool, str], None]
 _Change = tuple[str, bool, bool, str]  # check id, old healthy, new healthy, reason
+RECENT = 200  # state changes and overrides kept for the status page
+
+
+class Change(NamedTuple):
+    """One entry of `recent()`: a state change (healthy/unhealthy) or an override (none too)."""
+
+    at: float
+    check: str
+    old: str
+    new: str
+    reason: str
 
 
 class ProbeKey(NamedTuple):
@@ -96,6 +114,7 @@ class HealthChecker:
         self._running = False
         self._version = 0
         self._changed = asyncio.Event()
+        self._recent: deque[Change] = deque(maxlen=RECENT)
         self._load(specs)
         self._view = HealthSnapshot(self._health_map(), self._version)
 
@@ -148,6 +167,44 @@ class HealthChecker:
         """A copy of every check's state, for the HTTP API and `explain`."""
         return {cid: dataclasses.replace(state) for cid, state in self._states.items()}
 
+    def recent(self) -> list[Change]:
+        """The latest state changes and overrides, oldest first (at most RECENT)."""
+        return list(self._recent)
+
+    def set_override(self, check_id: str, state: bool | None, who: str) -> bool:
+        """Force `check_id` healthy (True) or unhealthy (False), or clear (None).
+
+        Takes effect in the published snapshot at once; calculated ancestors follow.
+        Returns False for an unknown id.
+        """
+        check = self._states.get(check_id)
+        if check is None:
+            return False
+        now = time.time()
+        old_override, old = check.override, check.effective
+        check.override = None if state is None else Override(state, who, now)
+        log.warning("health check %s: override %s by %s", check_id, describe(state), who)
+        previous = None if old_override is None else old_override.state
+        self._recent.append(
+            Change(now, check_id, describe(previous), describe(state), f"override by {who}")
+        )
+        if check.effective == old:
+            return True
+        changed: list[_Change] = []
+        dirty = self._ancestors([check_id])
+        for cid in self._calc_order:
+            if cid in dirty:
+                healthy, why = self._evaluate(cid)
+                parent = self._states[cid]
+                was = parent.healthy
+                if parent.set(healthy, why, now):
+                    changed.append((cid, was, healthy, why))
+        self._publish_if_changed()
+        self._notify(check_id, old, check.effective, f"override by {who}")
+        for change in changed:
+            self._report(*change)
+        return True
+
     @property
     def version(self) -> int:
         """Grows by one on every published change (state flips and reloads that alter health)."""
@@ -172,6 +229,9 @@ class HealthChecker:
         self._specs = dict(specs)
         self._states = {}
         grouped: dict[ProbeKey, list[str]] = {}
+        for cid in old_states.keys() - self._specs.keys():
+            if old_states[cid].override is not None:
+                log.warning("health check %s: removed, its override dropped", cid)
         for cid, spec in self._specs.items():
             if old_specs.get(cid) == spec:
                 self._states[cid] = old_states[cid]
@@ -180,6 +240,8 @@ class HealthChecker:
                 self._states[cid].reason = DISABLED
             else:
                 self._states[cid] = CheckState.new(now, invert=spec.invert)
+            if cid in old_states:
+                self._states[cid].override = old_states[cid].override
             if spec.type != "calculated" and not spec.disabled:
                 grouped.setdefault(ProbeKey.of(spec), []).append(cid)
         self._probes = {
@@ -271,7 +333,7 @@ class HealthChecker:
         spec = self._specs[cid]
         if spec.disabled:
             return True, DISABLED
-        children = (self._states[c].healthy if c in self._states else True for c in spec.children)
+        children = (self._states[c].effective if c in self._states else True for c in spec.children)
         return calculated_health(spec.healthy_threshold, children, spec.invert)
 
     def _ancestors(self, ids: Iterable[str]) -> set[str]:
@@ -287,7 +349,7 @@ class HealthChecker:
     # -- publishing ------------------------------------------------------------------------
 
     def _health_map(self) -> dict[str, bool]:
-        return {cid: state.healthy for cid, state in self._states.items()}
+        return {cid: state.effective for cid, state in self._states.items()}
 
     def _publish_if_changed(self) -> None:
         """Swap in a new snapshot (one reference assignment: atomic for readers)."""
@@ -309,6 +371,10 @@ class HealthChecker:
             status_name(new),
             reason,
         )
+        self._recent.append(Change(time.time(), cid, status_name(old), status_name(new), reason))
+        self._notify(cid, old, new, reason)
+
+    def _notify(self, cid: str, old: bool, new: bool, reason: str) -> None:
         if self._on_change is not None:
             try:
                 self._on_change(cid, old, new, reason)

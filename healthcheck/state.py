@@ -19,6 +19,19 @@ def status_name(healthy: bool) -> str:
     return HEALTHY if healthy else UNHEALTHY
 
 
+@dataclass(frozen=True, slots=True)
+class Override:
+    """A manual override (healthcheck.override): the forced state, who set it (a token's
+    name or "local") and when (wall clock)."""
+
+    state: bool
+    who: str
+    at: float
+
+    def as_dict(self) -> dict[str, Any]:
+        return {"state": status_name(self.state), "who": self.who, "at": self.at}
+
+
 @dataclass(slots=True)
 class CheckState:
     """What one check currently says, and the evidence collected towards changing it.
@@ -38,6 +51,8 @@ class CheckState:
     # GetHealthCheckLastFailureReason.
     last_failure: str | None = None
     last_failure_at: float | None = None
+    # A manual override: what is published while it is set.
+    override: Override | None = None
 
     @classmethod
     def new(cls, now: float, invert: bool = False) -> CheckState:
@@ -47,6 +62,11 @@ class CheckState:
     @property
     def status(self) -> str:
         return status_name(self.healthy)
+
+    @property
+    def effective(self) -> bool:
+        """What answers and calculated parents see: the override where set, else `healthy`."""
+        return self.healthy if self.override is None else self.override.state
 
     def apply(
         self, ok: bool, reason: str, *, failure_threshold: int, invert: bool, now: float
@@ -91,6 +111,7 @@ class CheckState:
             "last_checked": self.last_checked,
             "last_result": self.last_result,
             "reason": self.reason,
+            "override": None if self.override is None else self.override.as_dict(),
         }
 
 

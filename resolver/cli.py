@@ -103,6 +103,13 @@ def _parser() -> argparse.ArgumentParser:
         help="also write the health checks the zone uses, as list-health-checks prints them",
     )
     common(exp)
+
+    over = sub.add_parser("override", help="force a health check of the running server")
+    over.add_argument("check_id", metavar="CHECK_ID")
+    over.add_argument("state", choices=["healthy", "unhealthy", "none"])
+    over.add_argument("--http", metavar="ADDR:PORT", type=_address, help="the server's HTTP API")
+    over.add_argument("--token-file", metavar="FILE", help="file holding the API bearer token")
+    over.add_argument("--config", metavar="FILE", help="config file (for its http address)")
     return parser
 
 
@@ -325,6 +332,53 @@ def cmd_export(args: argparse.Namespace) -> int:
     return EXIT_OK
 
 
+def cmd_override(args: argparse.Namespace) -> int:
+    """PUT the override to the running server's API: 0 done, 1 refused or unknown id."""
+    import urllib.error
+    import urllib.parse
+    import urllib.request
+
+    address = args.http
+    if address is None:
+        try:
+            address = load_config(args.config).http
+        except LoadFailed as exc:
+            return _print_errors(exc)
+        if address is None:
+            print(
+                "policydns override: the config has no http listener; give --http", file=sys.stderr
+            )
+            return EXIT_USAGE
+    headers = {"Content-Type": "application/json"}
+    if args.token_file:
+        try:
+            with open(args.token_file, encoding="utf-8") as f:
+                token = f.read(4096).strip()
+        except (OSError, UnicodeDecodeError) as exc:
+            print(f"policydns override: cannot read {args.token_file}: {exc}", file=sys.stderr)
+            return EXIT_USAGE
+        headers["Authorization"] = f"Bearer {token}"
+    check = urllib.parse.quote(args.check_id, safe="")
+    url = f"http://{address}/api/v1/health-checks/{check}/override"
+    body = json.dumps({"state": args.state}).encode()
+    request = urllib.request.Request(url, body, headers, method="PUT")
+    try:
+        with urllib.request.urlopen(request, timeout=10) as resp:
+            state = json.loads(resp.read(65536))
+    except urllib.error.HTTPError as exc:
+        try:
+            message = json.loads(exc.read(65536)).get("error", exc.reason)
+        except (ValueError, AttributeError):
+            message = exc.reason
+        print(f"policydns override: {exc.code}: {message}", file=sys.stderr)
+        return EXIT_DATA
+    except (OSError, ValueError) as exc:
+        print(f"policydns override: cannot reach {url}: {exc}", file=sys.stderr)
+        return EXIT_DATA
+    print(f"{args.check_id}: override {args.state}; probed {state.get('status')}")
+    return EXIT_OK
+
+
 def cmd_unavailable(args: argparse.Namespace) -> int:
     what = " ".join(filter(None, [args.command, getattr(args, "format", None)]))
     print(f"policydns {what}: not available in this version yet", file=sys.stderr)
@@ -339,6 +393,7 @@ def main(argv: Sequence[str] | None = None) -> int:
         "explain": cmd_explain,
         "import": cmd_import,
         "export": cmd_export,
+        "override": cmd_override,
     }
     return commands.get(args.command, cmd_unavailable)(args)
 

@@ -10,6 +10,7 @@ request needs it.
 from __future__ import annotations
 
 import hmac
+import json
 import logging
 from collections.abc import Awaitable, Callable, Mapping
 from functools import partial
@@ -18,6 +19,7 @@ from typing import Protocol
 from aiohttp import web
 
 from healthcheck.checker import HealthChecker
+from healthcheck.override import parse_state
 from resolver import status
 from resolver.config import Config, normalize_host_name
 from resolver.forward.settings import describe
@@ -40,6 +42,7 @@ SAFE_METHODS = frozenset({"GET", "HEAD", "OPTIONS"})
 # The Content-Types a cross-site HTML form or a no-cors fetch can send without a CORS
 # preflight (the Fetch standard's CORS-safelisted request content types).
 FORM_TYPES = frozenset({"application/x-www-form-urlencoded", "multipart/form-data", "text/plain"})
+OVERRIDE_BODY_MAX = 1024  # bytes: {"state": "unhealthy"} needs 22
 Handler = Callable[[web.Request], Awaitable[web.StreamResponse]]
 
 
@@ -218,6 +221,30 @@ async def health_checks(request: web.Request) -> web.Response:
     return web.json_response({check_id: s.as_dict() for check_id, s in sorted(states.items())})
 
 
+async def set_override(request: web.Request) -> web.Response:
+    """PUT {"state": "healthy"|"unhealthy"|"none"}: force a check (token checked in `guard`).
+
+    Who: "token" when the listener has a token (it has one, unnamed), else "local"."""
+    owner = _owner(request)
+    check_id = request.match_info["id"]
+    if request.content_length is not None and request.content_length > OVERRIDE_BODY_MAX:
+        return _error(400, f"body larger than {OVERRIDE_BODY_MAX} bytes")
+    raw = await request.content.read(OVERRIDE_BODY_MAX + 1)
+    if len(raw) > OVERRIDE_BODY_MAX:
+        return _error(400, f"body larger than {OVERRIDE_BODY_MAX} bytes")
+    try:
+        body = json.loads(raw)
+        if not isinstance(body, dict) or set(body) != {"state"}:
+            raise ValueError('expected {"state": "healthy" | "unhealthy" | "none"}')
+        state = parse_state(body["state"])
+    except ValueError as exc:  # JSONDecodeError and UnicodeDecodeError are ValueErrors
+        return _error(400, f"bad override body: {exc}")
+    who = "token" if owner.loaded.config.http_token is not None else "local"
+    if not owner.checker.set_override(check_id, state, who):
+        return _error(404, f"no health check {check_id!r}")
+    return web.json_response(owner.checker.states()[check_id].as_dict())
+
+
 async def explain_endpoint(request: web.Request) -> web.Response:
     owner = _owner(request)
     query = request.query
@@ -226,6 +253,11 @@ async def explain_endpoint(request: web.Request) -> web.Response:
         return _error(400, f"unknown parameter(s): {', '.join(sorted(unknown))}")
     if not query.get("name"):
         return _error(400, "name is required")
+    forced = {
+        cid: state.override.as_dict()
+        for cid, state in owner.checker.states().items()
+        if state.override is not None
+    }
     try:
         report = explain(
             owner.loaded.zone_set,
@@ -237,6 +269,7 @@ async def explain_endpoint(request: web.Request) -> web.Response:
             owner.checker.view(),
             owner.loaded.config.ecs,
             partial(describe, owner.loaded.config.forwarding),
+            forced,
         )
     except ExplainError as exc:
         return _error(400, str(exc))
@@ -264,6 +297,7 @@ def make_app(owner: Owner, listen_host: str = "127.0.0.1") -> web.Application:
     app.router.add_get("/api/v1/health-checks", health_checks)
     app.router.add_get("/api/v1/explain", explain_endpoint)
     app.router.add_post("/api/v1/reload", reload)
+    app.router.add_put("/api/v1/health-checks/{id}/override", set_override)
     status.add_routes(app, _owner)  # the page at /, /api/v1/events, /api/v1/stats
     service = owner.route53
     if service is not None:

@@ -138,6 +138,11 @@ class Metrics:
             self.max_label_sets,
             dict(self.events),
             {forwarder: list(counts) for forwarder, counts in self.upstream.items()},
+            overrides={
+                check_id: state.override.state
+                for check_id, state in self.health_states().items()
+                if getattr(state, "override", None) is not None
+            },
         )
 
     def render(self) -> bytes:
@@ -165,6 +170,7 @@ class Snapshot:
     max_label_sets: int = MAX_LABEL_SETS
     events: dict[tuple[str, Label], int] = field(default_factory=dict)
     upstream: dict[str, list[float]] = field(default_factory=dict)
+    overrides: dict[str, bool] = field(default_factory=dict)  # check id -> forced state
 
     def registry(self) -> CollectorRegistry:
         registry = CollectorRegistry(auto_describe=False)
@@ -219,6 +225,15 @@ class _Collector:
             transitions.add_metric([check_id], m.transitions.get(check_id, 0))
         yield up
         yield transitions
+        # _up is what the probes say; an override forces answers without changing it.
+        forced = GaugeMetricFamily(
+            "policydns_health_check_override",
+            "1 for a check under a manual override, labelled with the forced state",
+            labels=["check", "state"],
+        )
+        for check_id, state in sorted(m.overrides.items()):
+            forced.add_metric([check_id, "healthy" if state else "unhealthy"], 1.0)
+        yield forced
         latency = HistogramMetricFamily(
             "policydns_answer_seconds", "Time to answer a query (handler, excluding socket I/O)"
         )

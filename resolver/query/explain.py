@@ -11,7 +11,7 @@ import ipaddress
 import json
 import random
 import re
-from collections.abc import Callable
+from collections.abc import Callable, Mapping
 from pathlib import Path
 from typing import Any
 
@@ -97,11 +97,13 @@ def explain(
     health: HealthView | None = None,
     use_ecs: bool = True,
     forwarding: Callable[[Name, str], dict | None] | None = None,
+    overrides: Mapping[str, Mapping[str, Any]] | None = None,
 ) -> dict[str, Any]:
     """Resolve one question with tracing on; return the whole decision path as plain data.
 
     `forwarding` says what forwarding would do with a name in no zone, asked by a client
-    address (`resolver.forward.settings.describe`)."""
+    address (`resolver.forward.settings.describe`). `overrides`: check id -> the manual
+    override's `{state, who, at}`, so a candidate says its health was forced."""
     source = client or "127.0.0.1"
     try:
         ipaddress.ip_address(source)
@@ -116,6 +118,10 @@ def explain(
     resolver = Resolver(zone_set)
     ctx = QueryContext(who, health or FixedHealth({}), random.Random())
     outcome = resolver.resolve_into(qname, code, ctx, result)
+    for step in outcome.trace or ():
+        for cand in step["candidates"]:
+            forced = (overrides or {}).get(cand["health_check"] or "")
+            cand["override"] = dict(forced) if forced is not None else None
     where = who.location
     return {
         "question": {"name": str(qname), "type": str(QTYPE.get(code))},
@@ -182,6 +188,8 @@ def to_text(report: dict[str, Any]) -> str:
         lines.append(f"{pad}{step['name']} {step['type']}: {step['policy']} policy")
         for cand in step["candidates"]:
             health = "healthy" if cand["healthy"] else "UNHEALTHY"
+            if cand.get("override"):
+                health += f" (override by {cand['override']['who']})"
             check = f" [check {cand['health_check']}]" if cand["health_check"] else ""
             target = f" alias -> {cand['alias']}" if cand["alias"] else ""
             values = f" {', '.join(cand['values'])}" if cand["values"] else ""

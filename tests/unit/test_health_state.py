@@ -92,6 +92,7 @@ def test_as_dict_is_the_api_shape():
         "last_checked": 1.0,
         "last_result": False,
         "reason": "status 500",
+        "override": None,
     }
 
 
