@@ -104,9 +104,14 @@ class CheckState:
         return True
 
     def as_dict(self) -> dict[str, Any]:
-        """The JSON shape the HTTP API serves (SPEC 9)."""
+        """The JSON shape the HTTP API serves (SPEC 9).
+
+        `status` is what answers follow (the override while one is set); `probed` is what
+        the probes say, so an operator draining a backend still sees whether it is up.
+        """
         return {
-            "status": self.status,
+            "status": status_name(self.effective),
+            "probed": self.status,
             "since": self.since,
             "last_checked": self.last_checked,
             "last_result": self.last_result,

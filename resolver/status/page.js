@@ -80,7 +80,9 @@ function renderChecks(checks) {
   body.replaceChildren();
   for (const [id, s] of Object.entries(checks)) {
     let shown = s.status;
-    if (s.override) shown += " (override: " + s.override + ")";
+    if (s.override) {
+      shown += " (override by " + s.override.who + "; probes say " + (s.probed ?? "?") + ")";
+    }
     const state = el("span", shown, s.status === "healthy" ? "healthy" : "unhealthy");
     const result = s.last_result === true ? "passed" : s.last_result === false ? "failed" : (s.last_result ?? "-");
     const tr = row([id, state, when(s.since), result, s.reason ?? "", overrideButtons(id)], CHECK_LABELS);

@@ -75,12 +75,14 @@ async def test_override_moves_answers_at_once_and_back(backends, launch) -> None
     assert await asyncio.to_thread(dig, live) == PRIMARY
     status, body = await put(live, "primary", "unhealthy")
     assert status == 200 and body["override"]["state"] == "unhealthy"
-    assert body["override"]["who"] == "local" and body["status"] == "healthy"
+    assert body["override"]["who"] == "local" and body["status"] == "unhealthy"
+    assert body["probed"] == "healthy"
     assert await asyncio.to_thread(dig, live) == SECONDARY  # at once: no wait
     await live.wait_log(r"health check primary: override unhealthy by local", "override log")
     checks = await live.checks()
     assert checks["primary"]["override"]["state"] == "unhealthy"
-    assert checks["primary"]["status"] == "healthy"  # the probe still says healthy
+    assert checks["primary"]["status"] == "unhealthy"  # what answers follow
+    assert checks["primary"]["probed"] == "healthy"  # the probe still says healthy
 
     async with live.session.get(live.api + "/metrics") as resp:
         text = await resp.text()

@@ -88,6 +88,7 @@ def test_as_dict_is_the_api_shape():
     feed(state, [False], 1)
     assert state.as_dict() == {
         "status": "unhealthy",
+        "probed": "unhealthy",
         "since": 1.0,
         "last_checked": 1.0,
         "last_result": False,
