@@ -26,13 +26,16 @@ from resolver.query.engine import Resolver
 from resolver.query.handler import Handler
 from resolver.query.limiter import Limiter, place
 from resolver.query.location import Locator
+from resolver.query.logsink import LogSink
 from resolver.query.reuse import Reuse
+from resolver.route53.mapping import zone_id_for
 from resolver.route53.service import Route53Service
 from resolver.route53.settings import Route53Settings
 from resolver.route53.store import FileStore
 from resolver.serve import heap, sdnotify, workers
 from resolver.serve.listen import ListenAddress
 from resolver.serve.transport import DnsServer
+from resolver.wire import fastpath, names
 from resolver.zones.check import Extra, known_regions, load_zone_set
 from resolver.zones.model import ZoneSet
 
@@ -149,9 +152,32 @@ def cache_shares(config: Config) -> tuple[int, int]:
     return total - forwarded, forwarded
 
 
-def build_handler(loaded: Loaded, health: Any, metrics: Metrics, log_queries: bool) -> Handler:
+def query_log_on(config: Config, log_queries: bool) -> bool:
+    """A `query_log:` section or --log-queries turns the query log on."""
+    return log_queries or config.query_log is not None
+
+
+def build_handler(
+    loaded: Loaded, health: Any, metrics: Metrics, log_queries: bool, sink: LogSink | None = None
+) -> Handler:
     """The query handler for one process, from what one load produced (rate limiting
     comes from `build_limiter`, forwarding from `build_forwarding`)."""
+    config = loaded.config
+    handler = _handler(loaded, health, metrics, query_log_on(config, log_queries))
+    stats = handler.statistics
+    if stats is not None and handler.log_queries and config.query_log is not None:
+        stats.sink = sink
+        stats.route53 = config.query_log.format == "route53"
+
+        def zone_id(question: bytes) -> str:
+            zone = handler.resolver.zone_set.find(fastpath.labels(question))
+            return "-" if zone is None else zone_id_for(names.escaped(zone.origin))
+
+        stats.zone_id = zone_id
+    return handler
+
+
+def _handler(loaded: Loaded, health: Any, metrics: Metrics, log_queries: bool) -> Handler:
     config = loaded.config
     answers, _ = cache_shares(config)
     return Handler(
@@ -206,10 +232,14 @@ class App:
         self.lock = self._reload_lock  # Route 53 changes and reloads take turns
         self._tasks: set[asyncio.Task] = set()
         self.log_queries = log_queries
+        settings = config.query_log
+        self.sink = LogSink(settings.file) if settings is not None and settings.file else None
         self.metrics = Metrics()
         self.checker = HealthChecker(self.loaded.zone_set.health_checks, self._health_changed)
         self.metrics.health_states = self.checker.states
-        self.handler = build_handler(self.loaded, self.checker.view(), self.metrics, log_queries)
+        self.handler = build_handler(
+            self.loaded, self.checker.view(), self.metrics, log_queries, self.sink
+        )
         self.limiter = build_limiter(self.handler, config, self.metrics)
         self.forwarding = build_forwarding(self.handler, config, self.metrics)
         self.metrics.cache_stats = lambda: (self.handler.cache.hits, self.handler.cache.misses)
@@ -231,7 +261,9 @@ class App:
 
         def run_worker(number: int, sock: socket.socket, addresses: list[ListenAddress]) -> None:
             metrics = Metrics()
-            handler = build_handler(self.loaded, self.checker.view(), metrics, self.log_queries)
+            handler = build_handler(
+                self.loaded, self.checker.view(), metrics, self.log_queries, self.sink
+            )
             limiter = build_limiter(handler, self.loaded.config, metrics)
             forwarding = build_forwarding(handler, self.loaded.config, metrics)
 
@@ -316,6 +348,16 @@ class App:
         self._broadcast(("health", dict(view.states), [check_id]))
         self.metrics.transitions[check_id] += 1
 
+    def _reopen_logs(self) -> None:
+        """SIGUSR1: reopen the query-log file here and in every worker (log rotation)."""
+        if self.sink is not None:
+            self.sink.reopen()
+        for link in self.workers:
+            try:
+                os.kill(link.pid, signal.SIGUSR1)
+            except (OSError, AttributeError):
+                pass
+
     async def run(self) -> None:
         loop = asyncio.get_running_loop()
         config = self.loaded.config
@@ -324,6 +366,7 @@ class App:
         for sig in (signal.SIGTERM, signal.SIGINT):
             loop.add_signal_handler(sig, self.stopped.set)
         loop.add_signal_handler(signal.SIGHUP, self._reload_in_background)
+        loop.add_signal_handler(signal.SIGUSR1, self._reopen_logs)
         try:
             for link in self.workers:
                 link.channel = channel = await workers.Channel.open(link.sock)

@@ -16,7 +16,7 @@ from typing import Any
 from policies.base import is_int, is_number
 from resolver.config_forward import CACHE_TTL_KEYS, ForwardSections, forward_settings
 from resolver.config_geo import GeoSections
-from resolver.config_planned import PlannedSections
+from resolver.config_querylog import QueryLogSection, QueryLogSettings
 from resolver.config_ratelimit import RateLimitSection
 from resolver.config_route53 import Route53Section
 from resolver.errors import LoadError, LoadFailed
@@ -32,7 +32,7 @@ MIN_TOKEN_LENGTH = 16
 
 # Config keys (dotted for nested ones) that SPEC section 3 defines and this version accepts
 # but does not act on. The one list: a feature that lands removes its key(s) from here.
-NOT_IMPLEMENTED: tuple[str, ...] = ("query_log",)
+NOT_IMPLEMENTED: tuple[str, ...] = ()
 
 
 @dataclass(frozen=True, slots=True)
@@ -58,6 +58,7 @@ class Config:
     # (lower case; IPv6 in brackets).
     http_allowed_hosts: tuple[str, ...] = ()
     route53: Route53Settings | None = None  # the Route 53 API; None = off
+    query_log: QueryLogSettings | None = None  # None: no `query_log:` section
     source: str | None = None
     # NOT_IMPLEMENTED keys this file sets: logged at startup, printed by `check`.
     warnings: tuple[ConfigWarning, ...] = ()
@@ -110,7 +111,7 @@ _HOST_NAME_RE = re.compile(
 
 
 class _ConfigReader(
-    GeoSections, ForwardSections, PlannedSections, RateLimitSection, Route53Section
+    GeoSections, ForwardSections, QueryLogSection, RateLimitSection, Route53Section
 ):
     """Reads one config file: each top-level key by the method named after it."""
 

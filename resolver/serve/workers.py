@@ -240,11 +240,19 @@ class Worker:
         self.server = DnsServer(handler.handle, tcp, announce=False, count=handler.metrics.count)
         self.stopped = asyncio.Event()
 
+    def _reopen_logs(self) -> None:
+        """SIGUSR1 from the main process: reopen this worker's query-log file."""
+        stats = self.handler.statistics
+        sink = getattr(stats, "sink", None)
+        if sink is not None:
+            sink.reopen()
+
     async def run(self, addresses: list[ListenAddress]) -> None:
         loop = asyncio.get_running_loop()
         for sig in (signal.SIGTERM, signal.SIGINT):
             loop.add_signal_handler(sig, self.stopped.set)
         loop.add_signal_handler(signal.SIGHUP, lambda: None)  # the main process reloads
+        loop.add_signal_handler(signal.SIGUSR1, self._reopen_logs)  # forwarded by the main
         pairs = [bind_pair(address, reuse_port=True) for address in addresses]
         await self.server.start(tuple(addresses), pairs)
         heap.settle()
