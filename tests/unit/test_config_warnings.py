@@ -40,13 +40,14 @@ def test_every_listed_key_has_an_example():
     assert set(EXAMPLES) == set(NOT_IMPLEMENTED)
 
 
-@pytest.mark.parametrize("key", NOT_IMPLEMENTED)
-def test_each_unimplemented_key_is_one_warning_at_its_line(tmp_path: Path, key: str):
-    path = write(tmp_path, f"ecs: true\n{EXAMPLES[key]}\n")
+def test_an_unimplemented_key_is_one_warning_at_its_line(tmp_path: Path, monkeypatch):
+    """The list is empty in this version; the machinery stays for the next planned key."""
+    monkeypatch.setattr("resolver.config.NOT_IMPLEMENTED", ("query_log",))
+    path = write(tmp_path, "ecs: true\nquery_log: {format: native}\n")
     config = load_config(str(path))
-    assert [(w.file, w.line, w.key) for w in config.warnings] == [(str(path), 2, key)]
+    assert [(w.file, w.line, w.key) for w in config.warnings] == [(str(path), 2, "query_log")]
     assert str(config.warnings[0]) == (
-        f"{path}:2: {key} is accepted but not implemented yet; it has no effect"
+        f"{path}:2: query_log is accepted but not implemented yet; it has no effect"
     )
 
 
