@@ -190,15 +190,7 @@ class HealthChecker:
         )
         if check.effective == old:
             return True
-        changed: list[_Change] = []
-        dirty = self._ancestors([check_id])
-        for cid in self._calc_order:
-            if cid in dirty:
-                healthy, why = self._evaluate(cid)
-                parent = self._states[cid]
-                was = parent.healthy
-                if parent.set(healthy, why, now):
-                    changed.append((cid, was, healthy, why))
+        changed = self._recompute_ancestors([check_id], now)
         self._publish_if_changed()
         self._notify(check_id, old, check.effective, f"override by {who}")
         for change in changed:
@@ -315,14 +307,7 @@ class HealthChecker:
                 changed.append((cid, old, state.healthy, state.reason))
         if not changed:
             return
-        dirty = self._ancestors(cid for cid, *_ in changed)
-        for cid in self._calc_order:
-            if cid in dirty:
-                healthy, why = self._evaluate(cid)
-                state = self._states[cid]
-                old = state.healthy
-                if state.set(healthy, why, now):
-                    changed.append((cid, old, healthy, why))
+        changed += self._recompute_ancestors([cid for cid, *_ in changed], now)
         self._publish_if_changed()
         for change in changed:
             self._report(*change)
@@ -335,6 +320,19 @@ class HealthChecker:
             return True, DISABLED
         children = (self._states[c].effective if c in self._states else True for c in spec.children)
         return calculated_health(spec.healthy_threshold, children, spec.invert)
+
+    def _recompute_ancestors(self, ids: Iterable[str], now: float) -> list[_Change]:
+        """Re-evaluate the calculated checks above `ids`, children first; what changed."""
+        changed: list[_Change] = []
+        dirty = self._ancestors(ids)
+        for cid in self._calc_order:
+            if cid in dirty:
+                healthy, why = self._evaluate(cid)
+                state = self._states[cid]
+                old = state.healthy
+                if state.set(healthy, why, now):
+                    changed.append((cid, old, healthy, why))
+        return changed
 
     def _ancestors(self, ids: Iterable[str]) -> set[str]:
         found: set[str] = set()
