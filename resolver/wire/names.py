@@ -19,6 +19,8 @@ def from_text(text: str, origin: Name = ()) -> Name:
         return origin
     if text == ".":
         return ()
+    if "\\" in text:
+        return _escaped_from_text(text, origin)
     absolute = text.endswith(".")
     if absolute:
         text = text[:-1]
@@ -31,6 +33,50 @@ def from_text(text: str, origin: Name = ()) -> Name:
             raise NameError_(f"label {part!r} is longer than {MAX_LABEL} bytes")
         labels.append(raw.lower())
     name = tuple(labels) if absolute else tuple(labels) + origin
+    check_length(name)
+    return name
+
+
+def _escaped_from_text(text: str, origin: Name) -> Name:
+    """RFC 1035 section 5.1 escapes: \\DDD is the octet DDD (decimal), \\X is X itself,
+    so a label may hold a dot, a backslash or any byte. Only ASCII names take escapes."""
+    if not text.isascii():
+        raise NameError_(f"name {text!r} mixes escapes and non-ASCII characters")
+    labels: list[bytes] = []
+    label = bytearray()
+    at, size = 0, len(text)
+    ended = False  # the name ended with an unescaped dot: it is absolute
+    while at < size:
+        char = text[at]
+        if char == "\\":
+            digits = text[at + 1 : at + 4]
+            if digits[:1].isdigit():
+                if len(digits) < 3 or not digits.isdigit() or int(digits) > 255:
+                    raise NameError_(f"bad escape \\{digits} in name {text!r}")
+                label.append(int(digits))
+                at += 4
+            elif at + 1 < size:
+                label += text[at + 1].encode()
+                at += 2
+            else:
+                raise NameError_(f"name {text!r} ends in a lone backslash")
+        elif char == ".":
+            if not label:
+                raise NameError_(f"empty label in name {text!r}")
+            labels.append(bytes(label))
+            label = bytearray()
+            at += 1
+            ended = at == size
+        else:
+            label += char.encode()
+            at += 1
+    if label:
+        labels.append(bytes(label))
+    for raw in labels:
+        if len(raw) > MAX_LABEL:
+            raise NameError_(f"label {raw!r} is longer than {MAX_LABEL} bytes")
+    lowered = tuple(raw.lower() for raw in labels)
+    name = lowered if ended else lowered + origin
     check_length(name)
     return name
 
