@@ -55,23 +55,12 @@ from typing import Any
 
 from resolver.wire import names, rdata
 from resolver.wire.presentation import RdataError, quoted_tokens
+from resolver.wire.rdtext import NAME_FIELD, TEXT_TYPES
 
 Record = dict[str, Any]
 RRSet = dict[str, Any]
 
 ROUTE53_TYPES = frozenset(rdata.SUPPORTED_TYPES) | {"SOA"}
-TEXT_TYPES = ("TXT", "SPF")
-# The field of a value that is a domain name, by type (0-based, whitespace-separated).
-NAME_FIELD = {
-    "CNAME": 0,
-    "NS": 0,
-    "PTR": 0,
-    "MX": 1,
-    "SRV": 3,
-    "NAPTR": 5,
-    "HTTPS": 1,
-    "SVCB": 1,
-}
 # Octets Route 53 writes as themselves in names; every other one is \DDD in octal.
 _NAME_PLAIN = frozenset(b"abcdefghijklmnopqrstuvwxyz0123456789-_")
 _NAMESPACE = uuid.UUID("6f1b7a52-3c1e-5b8e-9d43-7d2d1f0c5a11")  # policydns CIDR collections

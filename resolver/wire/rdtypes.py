@@ -30,7 +30,7 @@ SVC_KEYS: dict[str, int] = {
 SVC_NAMES: dict[int, str] = {number: name for name, number in SVC_KEYS.items()}
 
 
-def _charstring(data: bytes) -> str:
+def charstring(data: bytes) -> str:
     """RFC 1035 character-string text for data, always quoted: printable ASCII as is."""
     out = []
     for byte in data:
@@ -61,7 +61,7 @@ def svc_param_text(key: int, value: bytes) -> str:
             return name + "=" + ",".join(SVC_NAMES.get(k, f"key{k}") for k in keys)
         if key == 1:
             items = [i.replace(b"\\", b"\\\\").replace(b",", b"\\,") for i in _alpn_ids(value)]
-            return name + "=" + _charstring(b",".join(items))
+            return name + "=" + charstring(b",".join(items))
         if key == 2 and not value:
             return name
         if key == 3 and len(value) == 2:
@@ -77,7 +77,7 @@ def svc_param_text(key: int, value: bytes) -> str:
     except (IndexError, ValueError):
         pass
     generic = f"key{key}"
-    return generic + ("=" + _charstring(value) if value else "")
+    return generic + ("=" + charstring(value) if value else "")
 
 
 class HTTPS(dnslib.HTTPS):
