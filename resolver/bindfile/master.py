@@ -261,8 +261,11 @@ class _Reader:
             self.problem(here, tokens[0].line if tokens else 0, what, "no record type")
             return None
         word = tokens[at].text
-        if tokens[at].quoted or word[:1].isdigit():
-            reason = "a second TTL" if word[:1].isdigit() else "a quoted string as the type"
+        if tokens[at].quoted or word[:1].isdigit() or is_class(word):
+            if tokens[at].quoted:
+                reason = "a quoted string as the type"
+            else:
+                reason = "a second TTL" if word[:1].isdigit() else "a second class"
             self.problem(here, tokens[at].line, what, f"{reason}: {_short(word)}")
             return None
         return ttl, rclass, at

@@ -256,3 +256,27 @@ def zone_text(draw: st.DrawFn) -> str:
 @given(text=zone_text())
 def test_generated_files_agree(text: str):
     agree(text)
+
+
+HOSTILE = [
+    *' \t\n;()"\\$@.{},-/aA1hIN',
+    "$TTL",
+    "$ORIGIN",
+    "$INCLUDE",
+    "$GENERATE",
+    "\u00e9",
+    "\\0",
+]
+
+
+@settings(max_examples=150, deadline=None)
+@given(text=st.lists(st.sampled_from(HOSTILE), max_size=80).map("".join))
+def test_any_text_is_entries_and_problems_never_an_exception(text: str):
+    """Hostile input: nothing raises, and every problem says where it is."""
+    entries, problems = parse_text(text, "any.db", ORIGIN_NAME, reader=_no_files)
+    assert all(str(problem).startswith("any.db:") for problem in problems)
+    assert all(entry.line >= 1 for entry in entries)
+
+
+def _no_files(path: str) -> str:
+    raise FileNotFoundError(2, "No such file or directory", path)

@@ -314,9 +314,15 @@ class TestTtlAndClass:
         assert entry.rtype == "TYPE65" and entry.rdata == (r"\#", "3", "010203")
         assert one("www 1 aaaa 2001:db8::1\n").rtype == "AAAA"
 
-    def test_a_second_ttl_is_a_problem(self):
+    def test_a_second_ttl_or_class_is_a_problem(self):
         (problem,) = problems_of("www 1 2 A 192.0.2.1\n")
         assert str(problem) == "z.db:1: www A: a second TTL: 2"
+        (problem,) = problems_of("www IN 1 CH A 192.0.2.1\n")
+        assert str(problem) == "z.db:1: www A: a second class: CH"
+
+    def test_quoted_type_is_a_problem(self):
+        (problem,) = problems_of('www 1 "A" 192.0.2.1\n')
+        assert problem.reason == 'a quoted string as the type: "A"'
 
 
 class TestGenerate:
