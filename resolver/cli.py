@@ -9,11 +9,15 @@ import logging
 import sys
 from collections.abc import Sequence
 from functools import partial
+from typing import TYPE_CHECKING
 
 from resolver import __version__
 from resolver.config import Config, load_config
 from resolver.errors import LoadFailed
 from resolver.serve.listen import parse_address
+
+if TYPE_CHECKING:
+    from resolver.zones.model import Zone, ZoneSet
 
 log = logging.getLogger("policydns")
 
@@ -223,12 +227,52 @@ def cmd_explain(args: argparse.Namespace) -> int:
 
 
 def cmd_import(args: argparse.Namespace) -> int:
-    """`import route53`: the zone file on stdout, everything not converted on stderr."""
+    """`import`: the zone file on stdout, everything not converted on stderr."""
+    return _import_bind(args) if args.format == "bind" else _import_route53(args)
+
+
+def _import_bind(args: argparse.Namespace) -> int:
+    """`import bind`: exit 0 when the rest converted, 1 when there is no zone to write."""
+    from resolver.bindfile import convert, master
+    from resolver.wire import names
+    from resolver.zones.render import render_zone
+
+    say = "policydns import bind"
+    zone: names.Name | None = None
+    if args.zone:
+        try:
+            zone = names.from_text(args.zone.rstrip(".") + ".")
+        except (names.NameError_, UnicodeError) as exc:
+            print(f"{say}: --zone {args.zone!r}: {exc}", file=sys.stderr)
+            return EXIT_USAGE
+    entries, problems = master.parse(args.file, zone or (), reader=convert.read_capped)
+    for problem in problems:
+        print(f"{say}: {problem}", file=sys.stderr)
+    if zone is None:
+        soa = next((e for e in entries if e.rtype == "SOA"), None)
+        if soa is None:
+            print(
+                f"{say}: {args.file}: no SOA record names the zone; give --zone NAME",
+                file=sys.stderr,
+            )
+            return EXIT_DATA
+        zone = soa.owner
+    if not entries:
+        print(f"{say}: {args.file}: no records to import", file=sys.stderr)
+        return EXIT_DATA
+    doc, dropped, changed = convert.import_entries(entries, zone)
+    for problem in [*dropped, *changed]:
+        print(f"{say}: {problem}", file=sys.stderr)
+    if problems or dropped:
+        print(f"{say}: {len(problems) + len(dropped)} not imported", file=sys.stderr)
+    sys.stdout.write(render_zone(doc, comment=f"imported from a master file: {args.file}"))
+    return EXIT_OK
+
+
+def _import_route53(args: argparse.Namespace) -> int:
     from resolver.route53 import convert
     from resolver.zones.render import render_zone
 
-    if args.format != "route53":
-        return cmd_unavailable(args)
     if not args.zone:
         print("policydns import route53: --zone NAME is required", file=sys.stderr)
         return EXIT_USAGE
@@ -260,28 +304,54 @@ def cmd_import(args: argparse.Namespace) -> int:
     return EXIT_OK
 
 
-def cmd_export(args: argparse.Namespace) -> int:
-    """`export route53`: list-resource-record-sets JSON of one loaded zone on stdout."""
+def _loaded_zone(args: argparse.Namespace) -> tuple[ZoneSet, Zone] | int:
+    """The loaded zone set and the zone `export` names, or the exit code."""
     from resolver.app import load_all
-    from resolver.route53 import convert
-    from resolver.route53.mapping import Ids
     from resolver.wire import names
-    from resolver.zones.yamlsource import YamlSourceError, load
 
-    if args.format != "route53":
-        return cmd_unavailable(args)
     try:
-        loaded = load_all(_config(args))
+        zone_set = load_all(_config(args)).zone_set
     except LoadFailed as exc:
         return _print_errors(exc)
-    zone_set = loaded.zone_set
     try:
         zone = zone_set.zones.get(names.from_text(args.zone.rstrip(".") + "."))
     except (names.NameError_, UnicodeError):
         zone = None
     if zone is None:
-        print(f"policydns export route53: no zone {args.zone} is loaded", file=sys.stderr)
+        print(f"policydns export {args.format}: no zone {args.zone} is loaded", file=sys.stderr)
         return EXIT_DATA
+    return zone_set, zone
+
+
+def cmd_export(args: argparse.Namespace) -> int:
+    """`export`: one loaded zone on stdout, what the format cannot hold on stderr."""
+    found = _loaded_zone(args)
+    if isinstance(found, int):
+        return found
+    if args.format == "bind":
+        return _export_bind(found[1])
+    return _export_route53(args, *found)
+
+
+def _export_bind(zone: Zone) -> int:
+    """`export bind`: the static records as a master file; policy sets listed on stderr."""
+    from resolver.bindfile import convert
+
+    text, left_out, changed = convert.export_zone(zone, zone.file)
+    for problem in [*left_out, *changed]:
+        print(f"policydns export bind: {problem}", file=sys.stderr)
+    if left_out:
+        print(f"policydns export bind: {len(left_out)} record sets not exported", file=sys.stderr)
+    sys.stdout.write(text)
+    return EXIT_OK
+
+
+def _export_route53(args: argparse.Namespace, zone_set: ZoneSet, zone: Zone) -> int:
+    """`export route53`: list-resource-record-sets JSON of one loaded zone on stdout."""
+    from resolver.route53 import convert
+    from resolver.route53.mapping import Ids
+    from resolver.zones.yamlsource import YamlSourceError, load
+
     docs = {}
     try:
         for each in zone_set.zones.values():

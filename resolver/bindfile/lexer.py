@@ -33,7 +33,9 @@ class Logical:
 
 # Every position of the text matches exactly one alternative, so the scan never stalls.
 # A backslash escapes the next character (kept verbatim); a quoted string ends at the end
-# of its physical line at the latest (BIND and dnspython: no newline inside quotes).
+# of its physical line at the latest (BIND and dnspython: no newline inside quotes). A
+# word ending in `=` goes on into a quoted part, as RFC 9460's `alpn="h2,h3"` does: one
+# token; elsewhere a quote splits a word (`a"b"c` is three tokens, as for dnspython).
 _TOKEN = re.compile(
     r"""
     (?P<ws>[ \t\r\f\v]+)
@@ -43,6 +45,7 @@ _TOKEN = re.compile(
   | (?P<close>\))
   | (?P<quoted>"(?:[^"\\\n]|\\[^\n])*")
   | (?P<unterminated>"(?:[^"\\\n]|\\[^\n])*\\?)
+  | (?P<keyvalue>(?:[^ \t\r\f\v\n;()"\\]|\\[^\n])*="(?:[^"\\\n]|\\[^\n])*")
   | (?P<word>(?:[^ \t\r\f\v\n;()"\\]|\\[^\n])+\\?|\\)
     """,
     re.VERBOSE,

@@ -19,6 +19,9 @@ from resolver.wire.names import Name
 
 MAX_INCLUDE_DEPTH = 8  # files nested under the first one
 MAX_GENERATE = 65536  # records one $GENERATE may make
+# Records all $GENERATEs of one read may make: a file of many short $GENERATE lines must
+# not cost more than a file of that many records would.
+MAX_GENERATED = 1 << 20
 MAX_RDATA = 65536  # characters of rdata in one entry
 MAX_TTL = 2**31 - 1  # RFC 2181 section 8
 
@@ -202,6 +205,7 @@ class _Reader:
         self.last_ttl: int | None = None  # the last TTL a record wrote
         self.last_class = "IN"
         self.stack: list[str] = []  # real paths of the files being read, for cycles
+        self.generated = 0  # records made by $GENERATE so far
 
     def problem(self, here: _File, line: int, what: str, reason: str) -> None:
         self.problems.append(Problem(here.file, line, what, reason))
@@ -396,6 +400,10 @@ class _Reader:
         if len(counters) > MAX_GENERATE:
             self.problem(here, line, what, f"more than {MAX_GENERATE} records")
             return
+        if self.generated + len(counters) > MAX_GENERATED:
+            self.problem(here, line, what, f"more than {MAX_GENERATED} records by $GENERATE")
+            return
+        self.generated += len(counters)
         found = self.ttl_class(here, args[2:], what)
         if found is None:
             return

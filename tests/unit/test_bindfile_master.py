@@ -8,7 +8,7 @@ from pathlib import Path
 
 import pytest
 
-from resolver.bindfile import lexer
+from resolver.bindfile import lexer, master
 from resolver.bindfile.master import (
     MAX_GENERATE,
     MAX_RDATA,
@@ -358,6 +358,16 @@ class TestGenerate:
         (problem,) = problems_of(f"$GENERATE 0-{MAX_GENERATE} h$ 1 A 192.0.2.1\n")
         assert str(problem) == f"z.db:1: $GENERATE: more than {MAX_GENERATE} records"
 
+    def test_total_limit(self, monkeypatch):
+        monkeypatch.setattr(master, "MAX_GENERATED", 15)
+        text = "".join(f"$GENERATE 1-10 h{i}-$ 1 A 192.0.2.1\n" for i in range(3))
+        entries, problems = parse_text(text, "z.db", ORIGIN)
+        assert len(entries) == 10
+        assert [str(p) for p in problems] == [
+            "z.db:2: $GENERATE: more than 15 records by $GENERATE",
+            "z.db:3: $GENERATE: more than 15 records by $GENERATE",
+        ]
+
     @pytest.mark.parametrize(
         "line",
         [
@@ -442,6 +452,10 @@ class TestLexer:
             ("e", 2, False),
         ]
         assert second.blank_owner and second.line == 3
+
+    def test_key_then_quoted_value_is_one_token(self):
+        (only,) = lexer.split('x HTTPS 1 . alpn="h2,h3" port=443\n')
+        assert [t.text for t in only.tokens][-2:] == ['alpn="h2,h3"', "port=443"]
 
     def test_adjacent_quote_splits_a_word(self):
         (only,) = lexer.split('a"b"c\n')

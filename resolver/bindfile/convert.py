@@ -1,0 +1,292 @@
+"""Master-file entries to a zone document (`import bind`), a loaded zone to a master file
+(`export bind`).
+
+Every value goes through the project's own strict parser (resolver/wire/rdata.py) with
+the $ORIGIN in force where it was written, and is written back with absolute names by
+resolver/wire/rdtext.py, so what the zone file holds packs to the bytes the master file
+meant. What cannot be carried over is a Problem with the file and line it came from;
+nothing is dropped without one.
+"""
+
+from __future__ import annotations
+
+import binascii
+from collections.abc import Iterable
+from typing import Any
+
+from dnslib import QTYPE, RDMAP, DNSBuffer, DNSError
+
+from resolver.bindfile.master import Entry, Problem, ttl_value
+from resolver.wire import names, rdata, rdtext
+from resolver.wire.names import Name
+from resolver.wire.presentation import RdataError, char_string
+from resolver.zones.model import Zone
+
+# Input larger than this is refused before it is read whole: a master file of a million
+# records is about 50 MB; this leaves room and bounds what one command can be made to hold.
+MAX_FILE_BYTES = 256 * 1024 * 1024
+
+_SOA_FIELDS = ("mname", "rname", "serial", "refresh", "retry", "expire", "minimum")
+
+
+class ImportFailed(ValueError):
+    """No zone document can be made (no zone name, nothing readable)."""
+
+
+def read_capped(path: str) -> str:
+    """The file's text, refused when larger than MAX_FILE_BYTES (the reader for parse)."""
+    with open(path, "rb") as handle:
+        data = handle.read(MAX_FILE_BYTES + 1)
+    if len(data) > MAX_FILE_BYTES:
+        raise OSError(f"{path} is larger than {MAX_FILE_BYTES} bytes")
+    return data.decode("utf-8")
+
+
+def relative_text(name: Name, zone: Name) -> str:
+    """NAME as a zone file writes an owner: "@" for the apex, else relative, no final dot."""
+    rel = name[: len(name) - len(zone)]
+    return names.to_text(rel)[:-1] if rel else "@"
+
+
+def _type_name(written: str) -> str:
+    """The mnemonic for TYPEnnn when dnslib knows one (RFC 3597 allows either)."""
+    if written.startswith("TYPE") and written[4:].isdigit():
+        known = QTYPE.get(int(written[4:]))
+        if isinstance(known, str) and not known.startswith("TYPE"):
+            return known
+    return written
+
+
+def _generic(type_name: str, tokens: tuple[str, ...]) -> Any:
+    """RFC 3597 `\\# LENGTH HEX` read into the type's rdata object."""
+    if len(tokens) < 2 or not tokens[1].isdigit():
+        raise RdataError("\\# needs a length and hex data")
+    try:
+        wire = binascii.unhexlify("".join(tokens[2:]))
+    except (binascii.Error, ValueError):
+        raise RdataError("\\# data is not hexadecimal") from None
+    if len(wire) != int(tokens[1]):
+        raise RdataError(f"\\# says {tokens[1]} bytes, the data has {len(wire)}")
+    cls = RDMAP.get(type_name)
+    if cls is None:
+        raise RdataError(f"no reader for {type_name} in generic form")
+    buffer = DNSBuffer(wire)
+    try:
+        rd = cls.parse(buffer, len(wire))
+    except (DNSError, ValueError, IndexError, UnicodeDecodeError) as exc:
+        raise RdataError(f"\\# data is not a {type_name} value: {exc}") from None
+    if buffer.offset != len(wire):
+        raise RdataError(f"\\# data is longer than the {type_name} value it holds")
+    return rd
+
+
+def _token(token: str) -> str:
+    """A quoted token re-quoted the way zone values read them (shlex, no \\DDD)."""
+    if not token.startswith('"'):
+        return token
+    return rdtext.quoted(char_string(token, "string"), printable_only=True)
+
+
+def _txt_value(entry: Entry, changed: list[Problem], what: str) -> str:
+    strings = [char_string(token, "string") for token in entry.rdata] or [b""]
+    if any(len(s) > 255 for s in strings):
+        raise RdataError("a string is longer than 255 bytes")
+    try:
+        text = b"".join(strings).decode("utf-8")
+    except UnicodeDecodeError:
+        raise RdataError("the text is not UTF-8, which a zone file cannot hold") from None
+    if rdata.split_txt(text) != strings:
+        changed.append(
+            Problem(
+                entry.file,
+                entry.line,
+                what,
+                f"its {len(strings)} strings become one text, split at every 255 bytes"
+                " (every byte kept; the strings' boundaries are not)",
+            )
+        )
+    return text
+
+
+def _value(entry: Entry, type_name: str, zone: Name, changed: list[Problem], what: str) -> str:
+    """The zone-file value of one entry; raises RdataError, NotText or NameError_."""
+    if entry.rdata[:1] == ("\\#",):
+        rd = _generic(type_name, entry.rdata)
+        value = rdtext.text(type_name, rd, zone_value=True)
+        wire = _packed(rd)
+        if _packed(rdata.parse(type_name, value, zone)) != wire:
+            raise RdataError("the value cannot be written in presentation form")
+        return value
+    if type_name in rdtext.TEXT_TYPES:
+        return _txt_value(entry, changed, what)
+    text = " ".join(_token(token) for token in entry.rdata)
+    rd = rdata.parse(type_name, text, entry.origin)
+    return rdtext.text(type_name, rd, zone_value=True)
+
+
+def _packed(rd: Any) -> bytes:
+    buffer = DNSBuffer()
+    rd.pack(buffer)
+    return bytes(buffer.data)
+
+
+def _soa(entry: Entry) -> dict[str, Any]:
+    if len(entry.rdata) != 7:
+        raise RdataError(f"SOA needs 7 fields, got {len(entry.rdata)}")
+    mname, rname, serial, *timers = entry.rdata
+    doc: dict[str, Any] = {
+        "mname": names.to_text(names.from_text(mname, entry.origin)),
+        "rname": names.to_text(names.from_text(rname, entry.origin)),
+    }
+    if not (serial.isascii() and serial.isdigit()) or int(serial) > 0xFFFFFFFF:
+        raise RdataError(f"serial {serial!r} is not a 32-bit number")
+    doc["serial"] = int(serial)
+    for key, token in zip(_SOA_FIELDS[3:], timers, strict=True):
+        doc[key] = ttl_value(token)
+    return doc
+
+
+def import_entries(
+    entries: Iterable[Entry], zone: Name
+) -> tuple[dict[str, Any], list[Problem], list[Problem]]:
+    """The zone document, what was not imported, and what was imported changed."""
+    dropped: list[Problem] = []
+    changed: list[Problem] = []
+    soa: dict[str, Any] | None = None
+    soa_ttl: int | None = None
+    apex_ns: list[str] = []
+    apex_ns_ttls: list[tuple[Entry, int]] = []
+    # (owner key, type) -> values, lowest TTL, the entry that opened the set
+    sets: dict[tuple[str, str], tuple[list[str], list[int], Entry]] = {}
+    zone_text = names.to_text(zone)
+    for entry in entries:
+        owner = relative_text(entry.owner, zone) if names.is_subdomain(entry.owner, zone) else None
+        type_name = _type_name(entry.rtype)
+        what = f"{names.to_text(entry.owner)} {type_name}"
+
+        def drop(reason: str, entry: Entry = entry, what: str = what) -> None:
+            dropped.append(Problem(entry.file, entry.line, what, reason))
+
+        if entry.rclass != "IN":
+            drop(f"class {entry.rclass}: only IN records are served; not imported")
+            continue
+        if owner is None:
+            drop(f"outside the zone {zone_text}; not imported")
+            continue
+        try:
+            if type_name == "SOA":
+                if entry.owner != zone:
+                    drop("an SOA below the zone apex; not imported")
+                elif soa is not None:
+                    drop("a second SOA; not imported")
+                else:
+                    soa, soa_ttl = _soa(entry), entry.ttl
+                continue
+            if type_name not in rdata.SUPPORTED_TYPES:
+                drop(f"type {type_name} is not one the zone format holds; not imported")
+                continue
+            value = _value(entry, type_name, zone, changed, what)
+        except (RdataError, rdtext.NotText, names.NameError_, UnicodeError, ValueError) as exc:
+            drop(f"{exc}; not imported")
+            continue
+        if type_name == "NS" and entry.owner == zone:
+            if value not in apex_ns:
+                apex_ns.append(value)
+            apex_ns_ttls.append((entry, entry.ttl))
+            continue
+        values, ttls, first = sets.setdefault((owner, type_name), ([], [], entry))
+        if value in values:
+            changed.append(Problem(entry.file, entry.line, what, "a duplicate record; kept once"))
+        else:
+            values.append(value)
+        ttls.append(entry.ttl)
+    if soa_ttl is None:
+        any_ttl = [ttls[0] for _, ttls, _ in sets.values()]
+        soa_ttl = min(any_ttl) if any_ttl else 3600
+    doc: dict[str, Any] = {"zone": zone_text.rstrip(".") or ".", "ttl": soa_ttl}
+    if soa is not None:
+        doc["soa"] = soa
+    if apex_ns:
+        doc["ns"] = apex_ns
+        for entry, ttl in apex_ns_ttls:
+            if ttl != soa_ttl:
+                changed.append(
+                    Problem(
+                        entry.file,
+                        entry.line,
+                        f"{zone_text} NS",
+                        f"TTL {ttl} becomes {soa_ttl}: the apex NS takes the zone's ttl (the"
+                        " SOA's)",
+                    )
+                )
+                break
+    records: dict[str, list[dict[str, Any]]] = {}
+    for (owner, type_name), (values, ttls, first) in sets.items():
+        ttl = min(ttls)
+        if len(set(ttls)) > 1:
+            changed.append(
+                Problem(
+                    first.file,
+                    first.line,
+                    f"{names.to_text(first.owner)} {type_name}",
+                    f"TTLs {', '.join(str(t) for t in sorted(set(ttls)))} in one RRset: the"
+                    f" lowest, {ttl}, is used (RFC 2181 section 5.2)",
+                )
+            )
+        record: dict[str, Any] = {"type": type_name}
+        if ttl != soa_ttl:
+            record["ttl"] = ttl
+        record["values"] = values
+        records.setdefault(owner, []).append(record)
+    doc["records"] = records
+    return doc, dropped, changed
+
+
+def export_zone(zone: Zone, source: str) -> tuple[str, list[Problem], list[Problem]]:
+    """The master file of ZONE's static records; the sets left out; the sets changed."""
+    left_out: list[Problem] = []
+    changed: list[Problem] = []
+    origin = zone.name_text
+    soa = zone.soa
+    out = [
+        f"; {origin} exported by policydns from {source}\n",
+        "; routing-policy and alias records have no master-file form and are not here\n",
+        f"$ORIGIN {origin}\n",
+        f"$TTL {zone.ttl}\n",
+        f"@\t{zone.ttl}\tIN\tSOA\t{names.to_text(soa.mname)} {names.to_text(soa.rname)} ("
+        f" {soa.serial} {soa.refresh} {soa.retry} {soa.expire} {soa.minimum} )\n",
+    ]
+    ns = int(QTYPE.NS)
+    apex_first = sorted(zone.nodes.items(), key=lambda item: item[0] != zone.origin)
+    for owner, groups in apex_first:
+        owner_text = relative_text(owner, zone.origin)
+        ordered = sorted(
+            groups.items(), key=lambda item: not (owner == zone.origin and item[0] == ns)
+        )
+        for rtype, group in ordered:
+            type_name = QTYPE.get(rtype)
+            what = f"{names.to_text(owner)} {type_name}"
+            aliased = any(s.alias is not None for s in group.sets)
+            if group.policy != "simple" or aliased:
+                reason = (
+                    "an alias has no master-file form (a CNAME would answer differently)"
+                    if aliased and group.policy == "simple"
+                    else f"{group.policy} routing has no master-file form"
+                )
+                for each in group.sets:
+                    left_out.append(Problem(each.file, each.line, what, f"{reason}; not exported"))
+                continue
+            for each in group.sets:
+                if each.health_check is not None:
+                    changed.append(
+                        Problem(
+                            each.file,
+                            each.line,
+                            what,
+                            f"health check {each.health_check} is not exported; the values are",
+                        )
+                    )
+                for rd in each.rdata:
+                    text = rdtext.text(type_name, rd)
+                    out.append(f"{owner_text}\t{each.ttl}\tIN\t{type_name}\t{text}\n")
+    return "".join(out), left_out, changed
