@@ -238,6 +238,9 @@ def _import_bind(args: argparse.Namespace) -> int:
     from resolver.zones.render import render_zone
 
     say = "policydns import bind"
+    if args.health_checks or args.cidr_blocks:
+        print(f"{say}: --health-checks and --cidr-blocks are for import route53", file=sys.stderr)
+        return EXIT_USAGE
     zone: names.Name | None = None
     if args.zone:
         try:
@@ -248,18 +251,19 @@ def _import_bind(args: argparse.Namespace) -> int:
     entries, problems = master.parse(args.file, zone or (), reader=convert.read_capped)
     for problem in problems:
         print(f"{say}: {problem}", file=sys.stderr)
+    if not entries:
+        print(f"{say}: {args.file}: no records to import", file=sys.stderr)
+        return EXIT_DATA
     if zone is None:
         soa = next((e for e in entries if e.rtype == "SOA"), None)
         if soa is None:
             print(
-                f"{say}: {args.file}: no SOA record names the zone; give --zone NAME",
+                f"{say}: {args.file}: no SOA record names the zone; give --zone NAME"
+                " (names relative to no $ORIGIN are relative to it)",
                 file=sys.stderr,
             )
             return EXIT_DATA
         zone = soa.owner
-    if not entries:
-        print(f"{say}: {args.file}: no records to import", file=sys.stderr)
-        return EXIT_DATA
     doc, dropped, changed = convert.import_entries(entries, zone)
     for problem in [*dropped, *changed]:
         print(f"{say}: {problem}", file=sys.stderr)
