@@ -122,9 +122,9 @@ class Run:
     stdout: str
 
 
-def check(checkout: Path, zone: Path) -> Run:
-    """`policydns check --zones ZONE` from CHECKOUT, timed as /usr/bin/time -v does."""
-    cmd = [sys.executable, "-m", "resolver", "check", "--zones", str(zone)]
+def timed(checkout: Path, *args: str) -> Run:
+    """`python -m resolver ARGS` from CHECKOUT, timed as /usr/bin/time -v does."""
+    cmd = [sys.executable, "-m", "resolver", *args]
     env = {**os.environ, "PYTHONPATH": str(checkout)}
     if os.path.exists(TIME):
         start = time.perf_counter()
@@ -143,8 +143,16 @@ def check(checkout: Path, zone: Path) -> Run:
         # ru_maxrss of children is the largest child so far: exact while runs only grow.
         rss_mb = max(after, before) / 1024
     if proc.returncode != 0:
-        raise SystemExit(f"check failed in {checkout} ({proc.returncode}):\n{proc.stderr[-2000:]}")
-    return Run(seconds, rss_mb, proc.stdout.strip())
+        raise SystemExit(
+            f"{args[0]} failed in {checkout} ({proc.returncode}):\n{proc.stderr[-2000:]}"
+        )
+    return Run(seconds, rss_mb, proc.stdout)
+
+
+def check(checkout: Path, zone: Path) -> Run:
+    """`policydns check --zones ZONE` from CHECKOUT."""
+    run = timed(checkout, "check", "--zones", str(zone))
+    return Run(run.seconds, run.max_rss_mb, run.stdout.strip())
 
 
 def main() -> int:

@@ -48,13 +48,25 @@ def relative_text(name: Name, zone: Name) -> str:
     return names.to_text(rel)[:-1] if rel else "@"
 
 
-def _type_name(written: str) -> str:
+# Characters of a record kept in a report: enough to find it, bounded for hostile input.
+_WRITTEN = 100
+
+
+def written(entry: Entry) -> str:
+    """The record as one master-file line, for the report of what was not imported."""
+    text = " ".join(
+        (names.to_text(entry.owner), str(entry.ttl), entry.rclass, entry.rtype, *entry.rdata)
+    )
+    return text if len(text) <= _WRITTEN else text[: _WRITTEN - 3] + "..."
+
+
+def _type_name(mnemonic: str) -> str:
     """The mnemonic for TYPEnnn when dnslib knows one (RFC 3597 allows either)."""
-    if written.startswith("TYPE") and written[4:].isdigit():
-        known = QTYPE.get(int(written[4:]))
+    if mnemonic.startswith("TYPE") and mnemonic[4:].isdigit():
+        known = QTYPE.get(int(mnemonic[4:]))
         if isinstance(known, str) and not known.startswith("TYPE"):
             return known
-    return written
+    return mnemonic
 
 
 def _generic(type_name: str, tokens: tuple[str, ...]) -> Any:
@@ -165,7 +177,7 @@ def import_entries(
         what = f"{names.to_text(entry.owner)} {type_name}"
 
         def drop(reason: str, entry: Entry = entry, what: str = what) -> None:
-            dropped.append(Problem(entry.file, entry.line, what, reason))
+            dropped.append(Problem(entry.file, entry.line, what, f"{reason}: {written(entry)}"))
 
         if entry.rclass != "IN":
             drop(f"class {entry.rclass}: only IN records are served; not imported")

@@ -53,7 +53,13 @@ class Problem:
     reason: str
 
     def __str__(self) -> str:
-        return f"{self.file}:{self.line}: {self.what}: {self.reason}"
+        text = f"{self.file}:{self.line}: {self.what}: {self.reason}"
+        # What the file wrote must not reach the operator's terminal as a control sequence.
+        return text if text.isprintable() else "".join(_printable(c) for c in text)
+
+
+def _printable(char: str) -> str:
+    return char if char.isprintable() else f"\\{ord(char):03d}"
 
 
 def read_file(path: str) -> str:

@@ -133,3 +133,12 @@ def test_escaped_owner_survives_rendering_and_loading(tmp_path: Path) -> None:
     owners = set(drafts[0].nodes)
     assert (b"a.b", b"example", b"test") in owners
     assert (b"ax", b"example", b"test") in owners
+
+
+def test_a_report_holds_no_control_characters() -> None:
+    _, dropped, _ = convert.import_entries(
+        [SOA, entry("x", "TXT", '"\x1b[31mred"', rclass="CH", line=3)], ZONE
+    )
+    (problem,) = dropped
+    assert "\x1b" not in str(problem) and "\\027[31mred" in str(problem)
+    assert str(problem).endswith('not imported: x.example.test. 300 CH TXT "\\027[31mred"')
