@@ -20,12 +20,13 @@ from resolver.bindfile.master import Entry, Problem, ttl_value
 from resolver.wire import names, rdata, rdtext
 from resolver.wire.names import Name
 from resolver.wire.presentation import RdataError, char_string
-from resolver.zones.model import Zone
+from resolver.zones.model import RecordSet, Zone
 
 # Input larger than this is refused before it is read whole: a master file of a million
 # records is about 50 MB; this leaves room and bounds what one command can be made to hold.
 MAX_FILE_BYTES = 256 * 1024 * 1024
 
+_ADDRESS = frozenset({int(QTYPE.A), int(QTYPE.AAAA)})
 _SOA_FIELDS = ("mname", "rname", "serial", "refresh", "retry", "expire", "minimum")
 
 
@@ -255,7 +256,8 @@ def import_entries(
 
 
 def export_zone(zone: Zone, source: str) -> tuple[str, list[Problem], list[Problem]]:
-    """The master file of ZONE's static records; the sets left out; the sets changed."""
+    """The master file of ZONE's static records; the sets left out; what else to know
+    (a health check not carried, a name server the checkers will miss an address for)."""
     left_out: list[Problem] = []
     changed: list[Problem] = []
     origin = zone.name_text
@@ -269,6 +271,8 @@ def export_zone(zone: Zone, source: str) -> tuple[str, list[Problem], list[Probl
         f" {soa.serial} {soa.refresh} {soa.retry} {soa.expire} {soa.minimum} )\n",
     ]
     ns = int(QTYPE.NS)
+    addressed: set[Name] = set()  # owners with an exported A or AAAA
+    servers: list[tuple[Name | None, RecordSet]] = []  # NS targets and the set naming them
     apex_first = sorted(zone.nodes.items(), key=lambda item: item[0] != zone.origin)
     for owner, groups in apex_first:
         owner_text = relative_text(owner, zone.origin)
@@ -301,4 +305,23 @@ def export_zone(zone: Zone, source: str) -> tuple[str, list[Problem], list[Probl
                 for rd in each.rdata:
                     text = rdtext.text(type_name, rd)
                     out.append(f"{owner_text}\t{each.ttl}\tIN\t{type_name}\t{text}\n")
+                if rtype in _ADDRESS:
+                    addressed.add(owner)
+                elif rtype == ns:
+                    servers.extend((rdata.target_name(rd), each) for rd in each.rdata)
+    for server, each in servers:
+        if (
+            server is not None
+            and names.is_subdomain(server, zone.origin)
+            and server not in addressed
+        ):
+            changed.append(
+                Problem(
+                    each.file,
+                    each.line,
+                    f"{names.to_text(each.name)} NS",
+                    f"no A or AAAA for the name server {names.to_text(server)} is exported;"
+                    " named-checkzone and kzonecheck refuse the file until the zone has one",
+                )
+            )
     return "".join(out), left_out, changed

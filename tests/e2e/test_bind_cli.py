@@ -2,9 +2,14 @@
 
 from __future__ import annotations
 
+import os
+import shutil
 import subprocess
 import sys
 from pathlib import Path
+
+import pytest
+import yaml
 
 REPO = Path(__file__).resolve().parents[2]
 
@@ -66,3 +71,37 @@ def test_import_reports_but_keeps_the_rest(tmp_path: Path) -> None:
     check = run("check", "--zones", str(out))
     assert check.returncode == 0, check.stdout + check.stderr
     assert "t.test" in check.stdout and "serial 1" in check.stdout
+
+
+NAMED_CHECKZONE = shutil.which("named-checkzone") or "/usr/bin/named-checkzone"
+KZONECHECK = shutil.which("kzonecheck") or "/usr/bin/kzonecheck"
+
+
+@pytest.mark.skipif(
+    not (os.path.exists(NAMED_CHECKZONE) and os.path.exists(KZONECHECK)),
+    reason="named-checkzone (bind9-utils) or kzonecheck (knot-dnssecutils) is not installed;"
+    " scripts/test.sh installs both",
+)
+@pytest.mark.parametrize("path", sorted((REPO / "zones").glob("*.yaml")), ids=lambda p: p.name)
+def test_every_shipped_example_exports_to_a_file_both_checkers_accept(
+    path: Path, tmp_path: Path
+) -> None:
+    zone = yaml.safe_load(path.read_text())["zone"]
+    result = run("export", "bind", zone, "--zones", str(REPO / "zones"))
+    assert result.returncode == 0, result.stderr
+    out = tmp_path / f"{zone}.zone"
+    out.write_text(result.stdout)
+    for cmd in ([NAMED_CHECKZONE, zone, str(out)], [KZONECHECK, "-o", zone, str(out)]):
+        checked = subprocess.run(cmd, capture_output=True, text=True, timeout=60)
+        assert checked.returncode == 0, f"{cmd[0]}:\n{checked.stdout}{checked.stderr}"
+
+
+def test_a_name_server_without_an_address_is_reported(tmp_path: Path) -> None:
+    path = tmp_path / "bare.test.yaml"
+    path.write_text("zone: bare.test\nttl: 60\nrecords:\n  www: [{type: A, values: [192.0.2.1]}]\n")
+    result = run("export", "bind", "bare.test", "--zones", str(path))
+    assert result.returncode == 0
+    assert (
+        f"{path}:1: bare.test. NS: no A or AAAA for the name server ns1.bare.test. is exported"
+        in result.stderr
+    )
