@@ -35,7 +35,9 @@ class Entry:
     owner: Name  # absolute, lowercase (names.from_text)
     ttl: int
     ttl_explicit: bool  # the record wrote its own TTL
-    rclass: str  # upper case as written ("IN", "CH", "CLASS3"); "IN" when omitted
+    # Upper case as written ("IN", "CH", "CLASS3"); omitted, the last one written (RFC 1035
+    # section 5.1), "IN" at first.
+    rclass: str
     rtype: str  # upper case as written ("A", "TYPE65")
     # The RDATA tokens as written: a quoted string keeps its quotes and escapes; a
     # parenthesised record's tokens from every line; comments removed.
