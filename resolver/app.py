@@ -424,7 +424,7 @@ class App:
         heap.settle(collect)
         return await self._applied(waits)
 
-    # -- what the Route 53 service needs (route53.service.Host) ---------------------------
+    # -- what the Route 53 service needs (route53.core.Host) ---------------------------
 
     @property
     def zone_set(self) -> ZoneSet:
