@@ -29,7 +29,7 @@ from pathlib import Path
 from bench.common import wire_query
 from bench.serve_bench import NAMES, US_NETWORKS, ZONE, client_subnets, write_zone
 from healthcheck.view import AllHealthy
-from resolver.app import build_handler, load_all
+from resolver.assemble import build_handler, load_all
 from resolver.config import load_config
 from resolver.metrics import Metrics
 from resolver.query.handler import Handler

@@ -144,7 +144,7 @@ def _print_errors(exc: LoadFailed) -> int:
 
 
 def cmd_check(args: argparse.Namespace) -> int:
-    from resolver.app import load_all, summary_lines
+    from resolver.assemble import load_all, summary_lines
 
     try:
         loaded = load_all(_config(args))
@@ -195,7 +195,7 @@ def cmd_serve(args: argparse.Namespace) -> int:
 
 
 def cmd_explain(args: argparse.Namespace) -> int:
-    from resolver.app import load_all
+    from resolver.assemble import load_all
     from resolver.forward.settings import describe
     from resolver.query.explain import ExplainError, explain, health_file, to_text
 
@@ -310,7 +310,7 @@ def _import_route53(args: argparse.Namespace) -> int:
 
 def _loaded_zone(args: argparse.Namespace) -> tuple[ZoneSet, Zone] | int:
     """The loaded zone set and the zone `export` names, or the exit code."""
-    from resolver.app import load_all
+    from resolver.assemble import load_all
     from resolver.wire import names
 
     try:

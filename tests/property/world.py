@@ -103,7 +103,7 @@ class World:
 
 
 def make_handler(zone_set: ZoneSet, seed: int = 1) -> Handler:
-    """A fresh handler (empty cache and memo) as app.build_handler builds one."""
+    """A fresh handler (empty cache and memo) as assemble.build_handler builds one."""
     handler = Handler(
         Resolver(zone_set),
         AllHealthy(),

@@ -6,7 +6,7 @@ from __future__ import annotations
 import json
 from pathlib import Path
 
-from resolver.app import load_all
+from resolver.assemble import load_all
 from resolver.config import Config
 from resolver.route53.settings import Route53Settings
 from resolver.route53.store import FileStore, file_name
