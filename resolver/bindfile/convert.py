@@ -12,6 +12,7 @@ from __future__ import annotations
 
 import binascii
 from collections.abc import Iterable
+from dataclasses import dataclass, field
 from typing import Any
 
 from dnslib import QTYPE, RDMAP, DNSBuffer, DNSError
@@ -159,6 +160,28 @@ def _soa(entry: Entry) -> dict[str, Any]:
     return doc
 
 
+@dataclass(slots=True)
+class _Set:
+    """One RRset being gathered: values in file order (a set beside them, so a duplicate
+    costs what any record costs), every TTL written, and the entry that opened it."""
+
+    values: list[str] = field(default_factory=list)
+    seen: set[str] = field(default_factory=set)
+    ttls: set[int] = field(default_factory=set)
+    first: Entry | None = None
+
+    def add(self, entry: Entry, value: str) -> bool:
+        """Take one record; False when its value is already there."""
+        if self.first is None:
+            self.first = entry
+        self.ttls.add(entry.ttl)
+        if value in self.seen:
+            return False
+        self.seen.add(value)
+        self.values.append(value)
+        return True
+
+
 def import_entries(
     entries: Iterable[Entry], zone: Name
 ) -> tuple[dict[str, Any], list[Problem], list[Problem]]:
@@ -167,10 +190,9 @@ def import_entries(
     changed: list[Problem] = []
     soa: dict[str, Any] | None = None
     soa_ttl: int | None = None
-    apex_ns: list[str] = []
-    apex_ns_ttls: list[tuple[Entry, int]] = []
-    # (owner key, type) -> values, lowest TTL, the entry that opened the set
-    sets: dict[tuple[str, str], tuple[list[str], list[int], Entry]] = {}
+    apex_ns = _Set()
+    # (owner key, type) -> its values, TTLs and first entry
+    sets: dict[tuple[str, str], _Set] = {}
     zone_text = names.to_text(zone)
     for entry in entries:
         owner = relative_text(entry.owner, zone) if names.is_subdomain(entry.owner, zone) else None
@@ -202,54 +224,46 @@ def import_entries(
         except (RdataError, rdtext.NotText, names.NameError_, UnicodeError, ValueError) as exc:
             drop(f"{exc}; not imported")
             continue
-        if type_name == "NS" and entry.owner == zone:
-            if value not in apex_ns:
-                apex_ns.append(value)
-            apex_ns_ttls.append((entry, entry.ttl))
-            continue
-        values, ttls, first = sets.setdefault((owner, type_name), ([], [], entry))
-        if value in values:
+        apex = type_name == "NS" and entry.owner == zone
+        group = apex_ns if apex else sets.setdefault((owner, type_name), _Set())
+        if not group.add(entry, value):
             changed.append(Problem(entry.file, entry.line, what, "a duplicate record; kept once"))
-        else:
-            values.append(value)
-        ttls.append(entry.ttl)
     if soa_ttl is None:
-        any_ttl = [ttls[0] for _, ttls, _ in sets.values()]
+        any_ttl = [min(group.ttls) for group in sets.values()]
         soa_ttl = min(any_ttl) if any_ttl else 3600
     doc: dict[str, Any] = {"zone": zone_text.rstrip(".") or ".", "ttl": soa_ttl}
     if soa is not None:
         doc["soa"] = soa
-    if apex_ns:
-        doc["ns"] = apex_ns
-        for entry, ttl in apex_ns_ttls:
-            if ttl != soa_ttl:
-                changed.append(
-                    Problem(
-                        entry.file,
-                        entry.line,
-                        f"{zone_text} NS",
-                        f"TTL {ttl} becomes {soa_ttl}: the apex NS takes the zone's ttl (the"
-                        " SOA's)",
-                    )
-                )
-                break
-    records: dict[str, list[dict[str, Any]]] = {}
-    for (owner, type_name), (values, ttls, first) in sets.items():
-        ttl = min(ttls)
-        if len(set(ttls)) > 1:
+    if apex_ns.values:
+        doc["ns"] = apex_ns.values
+        other = sorted(apex_ns.ttls - {soa_ttl})
+        if other and apex_ns.first is not None:
             changed.append(
                 Problem(
-                    first.file,
-                    first.line,
-                    f"{names.to_text(first.owner)} {type_name}",
-                    f"TTLs {', '.join(str(t) for t in sorted(set(ttls)))} in one RRset: the"
+                    apex_ns.first.file,
+                    apex_ns.first.line,
+                    f"{zone_text} NS",
+                    f"TTL {other[0]} becomes {soa_ttl}: the apex NS takes the zone's ttl (the"
+                    " SOA's)",
+                )
+            )
+    records: dict[str, list[dict[str, Any]]] = {}
+    for (owner, type_name), group in sets.items():
+        ttl = min(group.ttls)
+        if len(group.ttls) > 1 and group.first is not None:
+            changed.append(
+                Problem(
+                    group.first.file,
+                    group.first.line,
+                    f"{names.to_text(group.first.owner)} {type_name}",
+                    f"TTLs {', '.join(str(t) for t in sorted(group.ttls))} in one RRset: the"
                     f" lowest, {ttl}, is used (RFC 2181 section 5.2)",
                 )
             )
         record: dict[str, Any] = {"type": type_name}
         if ttl != soa_ttl:
             record["ttl"] = ttl
-        record["values"] = values
+        record["values"] = group.values
         records.setdefault(owner, []).append(record)
     doc["records"] = records
     return doc, dropped, changed
