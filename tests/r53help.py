@@ -28,7 +28,7 @@ import botocore.config
 from aiohttp import web
 
 from tests.dnshelp import write_settled
-from tests.serverproc import REPO, ServerProcess
+from tests.serverproc import ServerProcess, run_cli
 
 KEY_ID = "AKIDEXAMPLE"
 SECRET = "wJalrXUtnFEMI/K7MDENG+bPxRfiCYEXAMPLEKEY"
@@ -179,23 +179,11 @@ class Route53Server:
 
     def check_zones(self) -> subprocess.CompletedProcess[str]:
         """`policydns check` on the state directory's zone files (and the config)."""
-        return subprocess.run(
-            [sys.executable, "-m", "resolver", "check", "--config", str(self.config)],
-            capture_output=True,
-            text=True,
-            cwd=REPO,
-            timeout=300,
-        )
+        return run_cli("check", "--config", str(self.config), timeout=300)
 
     def check_zones_file(self, path: Path) -> subprocess.CompletedProcess[str]:
         """`policydns check --zones PATH`: a stored zone file must stand on its own."""
-        return subprocess.run(
-            [sys.executable, "-m", "resolver", "check", "--zones", str(path)],
-            capture_output=True,
-            text=True,
-            cwd=REPO,
-            timeout=300,
-        )
+        return run_cli("check", "--zones", str(path), timeout=300)
 
 
 def make_client(endpoint: str, key_id: str = KEY_ID, secret: str = SECRET) -> Any:

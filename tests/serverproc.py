@@ -21,6 +21,19 @@ ZONES = REPO / "tests" / "fixtures" / "zones"
 EXAMPLES = REPO / "zones"  # the shipped examples; one test checks that they serve
 
 
+def run_cli(*args: str, cwd: Path = REPO, timeout: float = 60) -> subprocess.CompletedProcess[str]:
+    """Run `python -m resolver ARGS` (this tree's, from any cwd) and capture its output."""
+    path = os.pathsep.join(p for p in (str(REPO), os.environ.get("PYTHONPATH", "")) if p)
+    return subprocess.run(
+        [sys.executable, "-m", "resolver", *args],
+        cwd=cwd,
+        env={**os.environ, "PYTHONPATH": path},
+        capture_output=True,
+        text=True,
+        timeout=timeout,
+    )
+
+
 @dataclass
 class ServerProcess:
     """A running server; `port`/`host` come from its own `listening on` log lines."""

@@ -5,27 +5,16 @@ from __future__ import annotations
 import os
 import shutil
 import subprocess
-import sys
 from pathlib import Path
 
 import pytest
 import yaml
 
-REPO = Path(__file__).resolve().parents[2]
-
-
-def run(*args: str) -> subprocess.CompletedProcess[str]:
-    return subprocess.run(
-        [sys.executable, "-m", "resolver", *args],
-        capture_output=True,
-        text=True,
-        cwd=REPO,
-        timeout=60,
-    )
+from tests.serverproc import REPO, run_cli
 
 
 def test_unreadable_file_exits_1_naming_it(tmp_path: Path) -> None:
-    result = run("import", "bind", str(tmp_path / "missing.zone"))
+    result = run_cli("import", "bind", str(tmp_path / "missing.zone"))
     assert result.returncode == 1
     assert f"{tmp_path / 'missing.zone'}:0: file: cannot read it" in result.stderr
     assert result.stdout == ""
@@ -34,10 +23,10 @@ def test_unreadable_file_exits_1_naming_it(tmp_path: Path) -> None:
 def test_relative_names_without_origin_need_zone(tmp_path: Path) -> None:
     path = tmp_path / "r.zone"
     path.write_text("www 60 A 192.0.2.1\n")
-    result = run("import", "bind", str(path))
+    result = run_cli("import", "bind", str(path))
     assert result.returncode == 1
     assert f"{path}:1: www A: relative name and no $ORIGIN" in result.stderr
-    result = run("import", "bind", str(path), "--zone", "r.test")
+    result = run_cli("import", "bind", str(path), "--zone", "r.test")
     assert result.returncode == 0, result.stderr
     assert '"www":' in result.stdout and "192.0.2.1" in result.stdout
 
@@ -45,13 +34,13 @@ def test_relative_names_without_origin_need_zone(tmp_path: Path) -> None:
 def test_route53_options_are_refused(tmp_path: Path) -> None:
     path = tmp_path / "r.zone"
     path.write_text("$ORIGIN r.test.\nwww 60 A 192.0.2.1\n")
-    result = run("import", "bind", str(path), "--zone", "r.test", "--health-checks", "x.json")
+    result = run_cli("import", "bind", str(path), "--zone", "r.test", "--health-checks", "x.json")
     assert result.returncode == 2
     assert "--health-checks and --cidr-blocks are for import route53" in result.stderr
 
 
 def test_export_of_an_unknown_zone_exits_1(tmp_path: Path) -> None:
-    result = run("export", "bind", "nowhere.test", "--zones", str(REPO / "zones"))
+    result = run_cli("export", "bind", "nowhere.test", "--zones", str(REPO / "zones"))
     assert result.returncode == 1
     assert "policydns export bind: no zone nowhere.test is loaded" in result.stderr
 
@@ -62,13 +51,13 @@ def test_import_reports_but_keeps_the_rest(tmp_path: Path) -> None:
         "$ORIGIN t.test.\n@ 60 IN SOA ns hm 1 2 3 4 5\n@ NS ns\nns A 192.0.2.1\n"
         "x LOC 52 22 23.000 N 4 53 32.000 E -2.00m 0.00m 10000m 10m\n"
     )
-    result = run("import", "bind", str(path))
+    result = run_cli("import", "bind", str(path))
     assert result.returncode == 0
     assert f"{path}:5: x.t.test. LOC: type LOC is not one the zone format holds" in result.stderr
     assert "1 not imported" in result.stderr
     out = tmp_path / "t.yaml"
     out.write_text(result.stdout)
-    check = run("check", "--zones", str(out))
+    check = run_cli("check", "--zones", str(out))
     assert check.returncode == 0, check.stdout + check.stderr
     assert "t.test" in check.stdout and "serial 1" in check.stdout
 
@@ -87,7 +76,7 @@ def test_every_shipped_example_exports_to_a_file_both_checkers_accept(
     path: Path, tmp_path: Path
 ) -> None:
     zone = yaml.safe_load(path.read_text())["zone"]
-    result = run("export", "bind", zone, "--zones", str(REPO / "zones"))
+    result = run_cli("export", "bind", zone, "--zones", str(REPO / "zones"))
     assert result.returncode == 0, result.stderr
     out = tmp_path / f"{zone}.zone"
     out.write_text(result.stdout)
@@ -99,7 +88,7 @@ def test_every_shipped_example_exports_to_a_file_both_checkers_accept(
 def test_a_name_server_without_an_address_is_reported(tmp_path: Path) -> None:
     path = tmp_path / "bare.test.yaml"
     path.write_text("zone: bare.test\nttl: 60\nrecords:\n  www: [{type: A, values: [192.0.2.1]}]\n")
-    result = run("export", "bind", "bare.test", "--zones", str(path))
+    result = run_cli("export", "bind", "bare.test", "--zones", str(path))
     assert result.returncode == 0
     assert (
         f"{path}:1: bare.test. NS: no A or AAAA for the name server ns1.bare.test. is exported"

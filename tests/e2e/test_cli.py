@@ -2,7 +2,6 @@
 
 from __future__ import annotations
 
-import os
 import re
 import shutil
 import signal
@@ -20,7 +19,7 @@ import pytest
 import yaml
 
 from tests.dnshelp import Address, ask, wait_until
-from tests.serverproc import LISTEN_RE, REPO, ZONES
+from tests.serverproc import LISTEN_RE, REPO, ZONES, run_cli
 
 FIXTURES = str(ZONES.relative_to(REPO))  # relative, as an operator types it in the repo
 SUMMARY_RE = re.compile(r"^([a-z0-9.-]+): \d+ record sets, \d+ health checks, serial (\d+)$")
@@ -34,19 +33,6 @@ records:
   c: [{type: A, values: [192.0.2.1], health_check: nope}]
 """
 BAD_ZONE_ERRORS = {(3, "a.bad.test. A"), (4, "b.bad.test. MX"), (5, "c.bad.test. A")}
-
-
-def run_cli(*args: str, cwd: Path = REPO, timeout: float = 30) -> subprocess.CompletedProcess:
-    """Run `python -m resolver ARGS` (this tree's, from any cwd) and capture its output."""
-    path = os.pathsep.join(p for p in (str(REPO), os.environ.get("PYTHONPATH", "")) if p)
-    return subprocess.run(
-        [sys.executable, "-m", "resolver", *args],
-        cwd=cwd,
-        env={**os.environ, "PYTHONPATH": path},
-        capture_output=True,
-        text=True,
-        timeout=timeout,
-    )
 
 
 def zone_names(directory: Path) -> set[str]:

@@ -7,8 +7,6 @@ DNS cannot carry must be refused with a message, not turned into a 500 and a tra
 from __future__ import annotations
 
 import json
-import subprocess
-import sys
 import urllib.error
 import urllib.parse
 import urllib.request
@@ -16,7 +14,7 @@ from pathlib import Path
 
 import pytest
 
-from tests.serverproc import REPO
+from tests.serverproc import run_cli
 
 pytestmark = pytest.mark.timeout(60)
 
@@ -99,13 +97,7 @@ def test_cli_explain_bad_input_exits_2(zone_dir: Path, params: dict[str, str], w
     for option in ("client", "subnet"):
         if option in params:
             args += [f"--{option}", params[option]]
-    done = subprocess.run(
-        [sys.executable, "-m", "resolver", "explain", *args, "--zones", str(zone_dir)],
-        cwd=REPO,
-        capture_output=True,
-        text=True,
-        timeout=30,
-    )
+    done = run_cli("explain", *args, "--zones", str(zone_dir), timeout=30)
     assert done.returncode == 2, (done.returncode, done.stderr[-2000:])
     assert "Traceback" not in done.stderr
     assert done.stderr.startswith("policydns explain: "), done.stderr[:300]

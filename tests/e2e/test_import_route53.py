@@ -7,7 +7,6 @@ from __future__ import annotations
 import json
 import math
 import subprocess
-import sys
 from collections.abc import Iterator
 from pathlib import Path
 
@@ -17,7 +16,7 @@ import yaml
 from botocore.validate import ParamValidator
 
 from tests.dnshelp import addresses, ask
-from tests.serverproc import REPO, ServerProcess
+from tests.serverproc import REPO, ServerProcess, run_cli
 
 pytestmark = pytest.mark.timeout(90)
 
@@ -34,9 +33,7 @@ UNLOCATED = ("10.9.9.0", 24)
 
 
 def policydns(*args: str) -> subprocess.CompletedProcess[str]:
-    return subprocess.run(
-        [sys.executable, "-m", "resolver", *args], cwd=REPO, capture_output=True, text=True
-    )
+    return run_cli(*args, timeout=300)
 
 
 def import_args(rrsets: Path, health: Path) -> list[str]:

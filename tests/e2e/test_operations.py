@@ -17,7 +17,6 @@ import signal
 import socket
 import struct
 import subprocess
-import sys
 import time
 import urllib.error
 import urllib.request
@@ -38,7 +37,7 @@ import yaml
 from prometheus_client.parser import text_string_to_metric_families
 
 from tests.dnshelp import ask, recv_exactly, wait_until
-from tests.serverproc import REPO, ZONES, ServerProcess
+from tests.serverproc import ZONES, ServerProcess, run_cli
 
 pytestmark = pytest.mark.timeout(60)
 
@@ -359,13 +358,7 @@ def test_healthz_and_metrics(serve):
 def test_zones_and_health_checks_endpoints(serve):
     run = serve("--zones", str(ZONES))
     zones = run.get_json("/api/v1/zones")
-    check = subprocess.run(
-        [sys.executable, "-m", "resolver", "check", "--zones", str(ZONES)],
-        capture_output=True,
-        text=True,
-        timeout=30,
-        cwd=REPO,
-    )
+    check = run_cli("check", "--zones", str(ZONES), timeout=30)
     assert check.returncode == 0, check.stderr
     summary = {}
     for text in check.stdout.splitlines():

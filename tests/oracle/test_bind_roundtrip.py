@@ -16,7 +16,6 @@ import os
 import re
 import shutil
 import subprocess
-import sys
 from collections import Counter
 from collections.abc import Iterator
 from dataclasses import dataclass, replace
@@ -40,7 +39,7 @@ from tests.oracle.test_knot_differential import (
     parse,
     start_knot,
 )
-from tests.serverproc import REPO
+from tests.serverproc import REPO, run_cli
 
 
 def _tool(name: str) -> str | None:
@@ -95,13 +94,7 @@ class Run:
 
 def policydns(*args: str) -> Run:
     """`python -m resolver ARGS` from the repository (so this checkout's package runs)."""
-    proc = subprocess.run(
-        [sys.executable, "-m", "resolver", *args],
-        cwd=REPO,
-        capture_output=True,
-        text=True,
-        timeout=60,
-    )
+    proc = run_cli(*args)
     return Run(args, proc.returncode, proc.stdout, proc.stderr)
 
 

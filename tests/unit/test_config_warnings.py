@@ -10,8 +10,6 @@ from __future__ import annotations
 
 import re
 import signal
-import subprocess
-import sys
 import textwrap
 from pathlib import Path
 
@@ -20,7 +18,7 @@ import pytest
 from resolver.config import NOT_IMPLEMENTED, load_config
 from resolver.errors import LoadFailed
 from tests.dnshelp import wait_until
-from tests.serverproc import REPO
+from tests.serverproc import run_cli
 
 # One setting per NOT_IMPLEMENTED key, written as SPEC section 3 writes it.
 EXAMPLES: dict[str, str] = {}  # every SPEC 3 key has landed (query_log was the last)
@@ -133,16 +131,6 @@ def test_spec_section_3_example_loads_with_one_warning_per_unimplemented_key(tmp
     path = write(tmp_path, example)
     config = load_config(str(path))
     assert sorted(w.key for w in config.warnings) == sorted(NOT_IMPLEMENTED)
-
-
-def run_cli(*args: str) -> subprocess.CompletedProcess:
-    return subprocess.run(
-        [sys.executable, "-m", "resolver", *args],
-        cwd=REPO,
-        capture_output=True,
-        text=True,
-        timeout=30,
-    )
 
 
 def test_check_of_a_landed_key_prints_no_warning(tmp_path: Path):
