@@ -65,8 +65,12 @@ class App:
         self._tasks: set[asyncio.Task] = set()
         self.log_queries = log_queries
         settings = config.query_log
-        self.sink = LogSink(settings.file) if settings is not None and settings.file else None
         self.metrics = Metrics()
+        self.sink = (
+            LogSink(settings.file, self.metrics.count)
+            if settings is not None and settings.file
+            else None
+        )
         self.checker = HealthChecker(self.loaded.zone_set.health_checks, self._health_changed)
         self.metrics.health_states = self.checker.states
         self.handler = build_handler(

@@ -25,6 +25,7 @@ from prometheus_client.exposition import generate_latest
 
 from resolver.forward.stage import CACHE_FAMILY, FAILURE_FAMILY, IGNORED_FAMILY
 from resolver.query.limiter import FAMILY as RATE_LIMITED_FAMILY
+from resolver.query.logsink import DROPPED_FAMILY as QUERY_LOG_DROPPED_FAMILY
 from resolver.serve.admission import REFUSED_FAMILY, TIMED_OUT_FAMILY
 
 # Answer latency buckets in seconds: 10 us .. 100 ms.
@@ -56,6 +57,11 @@ EVENT_FAMILIES: dict[str, tuple[str, str | tuple[str, ...]]] = {
     FAILURE_FAMILY: (
         "Tries at a forwarder that gave no usable answer, by forwarder and reason",
         ("forwarder", "reason"),
+    ),
+    QUERY_LOG_DROPPED_FAMILY: (
+        "Query-log lines not written: the batch was full (a disk slower than the queries)"
+        " or the file refused the write",
+        "reason",
     ),
     IGNORED_FAMILY: (
         "Datagrams from forwarders dropped: wrong ID, question or source, or malformed",
