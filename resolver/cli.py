@@ -248,7 +248,7 @@ def _import_bind(args: argparse.Namespace) -> int:
         except (names.NameError_, UnicodeError) as exc:
             print(f"{say}: --zone {args.zone!r}: {exc}", file=sys.stderr)
             return EXIT_USAGE
-    entries, problems = master.parse(args.file, zone or (), reader=convert.read_capped)
+    entries, problems = master.parse(args.file, zone or ())
     for problem in problems:
         print(f"{say}: {problem}", file=sys.stderr)
     if not entries:

@@ -17,31 +17,14 @@ from typing import Any
 
 from dnslib import QTYPE, RDMAP, DNSBuffer, DNSError
 
-from resolver.bindfile.master import Entry, Problem, ttl_value
+from resolver.bindfile.master import Entry, Problem, shorten, ttl_value
 from resolver.wire import names, rdata, rdtext
 from resolver.wire.names import Name
 from resolver.wire.presentation import RdataError, char_string
 from resolver.zones.model import RecordSet, Zone
 
-# Input larger than this is refused before it is read whole: a master file of a million
-# records is about 50 MB; this leaves room and bounds what one command can be made to hold.
-MAX_FILE_BYTES = 256 * 1024 * 1024
-
 _ADDRESS = frozenset({int(QTYPE.A), int(QTYPE.AAAA)})
 _SOA_FIELDS = ("mname", "rname", "serial", "refresh", "retry", "expire", "minimum")
-
-
-class ImportFailed(ValueError):
-    """No zone document can be made (no zone name, nothing readable)."""
-
-
-def read_capped(path: str) -> str:
-    """The file's text, refused when larger than MAX_FILE_BYTES (the reader for parse)."""
-    with open(path, "rb") as handle:
-        data = handle.read(MAX_FILE_BYTES + 1)
-    if len(data) > MAX_FILE_BYTES:
-        raise OSError(f"{path} is larger than {MAX_FILE_BYTES} bytes")
-    return data.decode("utf-8")
 
 
 def relative_text(name: Name, zone: Name) -> str:
@@ -50,16 +33,12 @@ def relative_text(name: Name, zone: Name) -> str:
     return names.to_text(rel)[:-1] if rel else "@"
 
 
-# Characters of a record kept in a report: enough to find it, bounded for hostile input.
-_WRITTEN = 100
-
-
 def written(entry: Entry) -> str:
     """The record as one master-file line, for the report of what was not imported."""
     text = " ".join(
         (names.to_text(entry.owner), str(entry.ttl), entry.rclass, entry.rtype, *entry.rdata)
     )
-    return text if len(text) <= _WRITTEN else text[: _WRITTEN - 3] + "..."
+    return shorten(text, 100)
 
 
 def _type_name(mnemonic: str) -> str:

@@ -24,6 +24,9 @@ MAX_GENERATE = 65536  # records one $GENERATE may make
 MAX_GENERATED = 1 << 20
 MAX_RDATA = 65536  # characters of rdata in one entry
 MAX_TTL = 2**31 - 1  # RFC 2181 section 8
+# A master file (or one it includes) larger than this is refused: a million records is
+# about 50 MB; this leaves room and bounds what one command can be made to hold.
+MAX_FILE_BYTES = 256 * 1024 * 1024
 
 
 @dataclass(frozen=True, slots=True)
@@ -65,9 +68,13 @@ def _printable(char: str) -> str:
 
 
 def read_file(path: str) -> str:
-    """The file's text; raises OSError or UnicodeDecodeError."""
-    with open(path, encoding="utf-8") as handle:
-        return handle.read()
+    """The file's text, refused when larger than MAX_FILE_BYTES before it is read whole;
+    raises OSError or UnicodeDecodeError."""
+    with open(path, "rb") as handle:
+        data = handle.read(MAX_FILE_BYTES + 1)
+    if len(data) > MAX_FILE_BYTES:
+        raise OSError(f"larger than {MAX_FILE_BYTES} bytes")
+    return data.decode("utf-8")
 
 
 def parse(
@@ -104,7 +111,7 @@ _WHAT = 60  # characters of a record kept in a Problem
 def ttl_value(text: str) -> int:
     """Seconds from a TTL as written: a number or BIND units (1h30m, 2D, 1w); ValueError."""
     if not _TTL.fullmatch(text):
-        raise ValueError(f"bad TTL {_short(text)!r}")
+        raise ValueError(f"bad TTL {shorten(text)!r}")
     if text.isdigit():
         parts = [(text, "s")]
     else:
@@ -113,10 +120,10 @@ def ttl_value(text: str) -> int:
     for digits, unit in parts:
         digits = digits.lstrip("0") or "0"
         if len(digits) > 10:  # also keeps int() away from huge digit strings
-            raise ValueError(f"TTL {_short(text)!r} is above {MAX_TTL}")
+            raise ValueError(f"TTL {shorten(text)!r} is above {MAX_TTL}")
         total += int(digits) * _UNIT[unit]
     if total > MAX_TTL:
-        raise ValueError(f"TTL {_short(text)!r} is above {MAX_TTL}")
+        raise ValueError(f"TTL {shorten(text)!r} is above {MAX_TTL}")
     return total
 
 
@@ -136,8 +143,9 @@ def _absolute(text: str) -> bool:
     return backslashes % 2 == 0
 
 
-def _short(text: str) -> str:
-    return text if len(text) <= _WHAT else text[: _WHAT - 3] + "..."
+def shorten(text: str, limit: int = _WHAT) -> str:
+    """TEXT cut to LIMIT characters for a report: hostile input stays one short line."""
+    return text if len(text) <= limit else text[: limit - 3] + "..."
 
 
 def _why(err: BaseException) -> str:
@@ -152,13 +160,13 @@ def _what(logical: lexer.Logical) -> str:
     if not words:
         return "(empty)"
     if not logical.blank_owner and words[0].startswith("$"):
-        return _short(words[0].upper())
+        return shorten(words[0].upper())
     head = [] if logical.blank_owner else words[:1]
     for word in words[len(head) :]:
         if not (word[:1].isdigit() or is_class(word)):
             head.append(word.upper())
             break
-    return _short(" ".join(head))
+    return shorten(" ".join(head))
 
 
 def substitute(template: str, counter: int) -> str:
@@ -238,7 +246,7 @@ class _Reader:
         a Problem (already recorded)."""
         text = token.text
         if token.quoted:
-            self.problem(here, token.line, what, f"a quoted string {_short(text)} as a name")
+            self.problem(here, token.line, what, f"a quoted string {shorten(text)} as a name")
             return None
         if origin is None and not here.origin_set and not _absolute(text):
             self.problem(here, token.line, what, "relative name and no $ORIGIN")
@@ -246,7 +254,7 @@ class _Reader:
         try:
             return names.from_text(text, here.origin if origin is None else origin)
         except ValueError as err:  # NameError_ and UnicodeError
-            self.problem(here, token.line, what, f"bad name {_short(text)!r}: {err}")
+            self.problem(here, token.line, what, f"bad name {shorten(text)!r}: {err}")
             return None
 
     def ttl_class(
@@ -278,7 +286,7 @@ class _Reader:
                 reason = "a quoted string as the type"
             else:
                 reason = "a second TTL" if word[:1].isdigit() else "a second class"
-            self.problem(here, tokens[at].line, what, f"{reason}: {_short(word)}")
+            self.problem(here, tokens[at].line, what, f"{reason}: {shorten(word)}")
             return None
         return ttl, rclass, at
 
@@ -398,7 +406,7 @@ class _Reader:
             return
         match = _RANGE.fullmatch(args[0].text)
         if match is None:
-            self.problem(here, line, what, f"bad range {_short(args[0].text)!r}")
+            self.problem(here, line, what, f"bad range {shorten(args[0].text)!r}")
             return
         start, stop, step = int(match.group(1)), int(match.group(2)), int(match.group(3) or 1)
         if stop < start or step < 1:

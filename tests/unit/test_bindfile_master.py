@@ -463,3 +463,12 @@ class TestLexer:
 
     def test_name_helper_agrees(self):
         assert from_text("www", ORIGIN) == (b"www", *ORIGIN)
+
+
+def test_a_file_above_the_cap_is_refused_unread(tmp_path, monkeypatch):
+    monkeypatch.setattr(master, "MAX_FILE_BYTES", 10)
+    path = tmp_path / "big.zone"
+    path.write_text("$ORIGIN z.\nwww 60 A 192.0.2.1\n")
+    entries, problems = master.parse(str(path))
+    assert entries == []
+    assert [str(p) for p in problems] == [f"{path}:0: file: cannot read it: larger than 10 bytes"]
