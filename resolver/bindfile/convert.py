@@ -106,8 +106,7 @@ def _value(entry: Entry, type_name: str, zone: Name, changed: list[Problem], wha
     if entry.rdata[:1] == ("\\#",):
         rd = _generic(type_name, entry.rdata)
         value = rdtext.text(type_name, rd, zone_value=True)
-        wire = _packed(rd)
-        if _packed(rdata.parse(type_name, value, zone)) != wire:
+        if rdata.packed(rdata.parse(type_name, value, zone)) != rdata.packed(rd):
             raise RdataError("the value cannot be written in presentation form")
         return value
     if type_name in rdtext.TEXT_TYPES:
@@ -115,12 +114,6 @@ def _value(entry: Entry, type_name: str, zone: Name, changed: list[Problem], wha
     text = " ".join(_token(token) for token in entry.rdata)
     rd = rdata.parse(type_name, text, entry.origin)
     return rdtext.text(type_name, rd, zone_value=True)
-
-
-def _packed(rd: Any) -> bytes:
-    buffer = DNSBuffer()
-    rd.pack(buffer)
-    return bytes(buffer.data)
 
 
 def _soa(entry: Entry) -> dict[str, Any]:

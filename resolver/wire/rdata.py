@@ -212,11 +212,17 @@ def parse(type_name: str, text: str, origin: names.Name) -> RD:
     rd = PARSERS[type_name](text, origin)
     if type_name in _BOUNDED:
         return rd
+    size = len(packed(rd))
+    if size > 65535:
+        raise RdataError(f"the value is {size} bytes on the wire, above 65535")
+    return rd
+
+
+def packed(rd: RD) -> bytes:
+    """RD's RDATA on the wire, uncompressed."""
     buffer = DNSBuffer()
     rd.pack(buffer)
-    if len(buffer.data) > 65535:
-        raise RdataError(f"the value is {len(buffer.data)} bytes on the wire, above 65535")
-    return rd
+    return bytes(buffer.data)
 
 
 def type_code(type_name: str) -> int:

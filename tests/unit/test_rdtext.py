@@ -8,7 +8,6 @@ import dns.rdata
 import dns.rdataclass
 import dns.rdatatype
 import pytest
-from dnslib import DNSBuffer
 
 from resolver.wire import rdata, rdtext
 
@@ -40,18 +39,12 @@ VALUES = [
 ]
 
 
-def _wire(rd) -> bytes:
-    buffer = DNSBuffer()
-    rd.pack(buffer)
-    return bytes(buffer.data)
-
-
 @pytest.mark.parametrize(("type_name", "value"), VALUES)
 def test_text_reads_back_to_the_same_wire(type_name: str, value: str) -> None:
     rd = rdata.parse(type_name, value, ORIGIN)
-    wire = _wire(rd)
+    wire = rdata.packed(rd)
     zone_value = rdtext.text(type_name, rd, zone_value=True)
-    assert _wire(rdata.parse(type_name, zone_value, ())) == wire
+    assert rdata.packed(rdata.parse(type_name, zone_value, ())) == wire
     master = rdtext.text(type_name, rd)
     theirs = dns.rdata.from_text(
         dns.rdataclass.IN,
