@@ -37,6 +37,23 @@ def from_text(text: str, origin: Name = ()) -> Name:
     return name
 
 
+DIGITS = "0123456789"
+
+
+def unescape_at(text: str, at: int) -> tuple[bytes, int]:
+    """The escape at text[at] (a backslash) of RFC 1035 section 5.1, shared by names and
+    character-strings: \\DDD is the octet DDD in decimal, \\X is X itself. Returns its
+    octets and where the text goes on; ValueError for a bad or a lone backslash."""
+    digits = text[at + 1 : at + 4]
+    if digits[:1] and digits[0] in DIGITS:
+        if len(digits) < 3 or any(d not in DIGITS for d in digits) or int(digits) > 255:
+            raise ValueError(f"bad escape \\{digits}")
+        return bytes((int(digits),)), at + 4
+    if at + 1 >= len(text):
+        raise ValueError("a lone backslash at the end")
+    return text[at + 1].encode(), at + 2
+
+
 def _escaped_from_text(text: str, origin: Name) -> Name:
     """RFC 1035 section 5.1 escapes: \\DDD is the octet DDD (decimal), \\X is X itself,
     so a label may hold a dot, a backslash or any byte. Only ASCII names take escapes."""
@@ -49,17 +66,11 @@ def _escaped_from_text(text: str, origin: Name) -> Name:
     while at < size:
         char = text[at]
         if char == "\\":
-            digits = text[at + 1 : at + 4]
-            if digits[:1].isdigit():
-                if len(digits) < 3 or not digits.isdigit() or int(digits) > 255:
-                    raise NameError_(f"bad escape \\{digits} in name {text!r}")
-                label.append(int(digits))
-                at += 4
-            elif at + 1 < size:
-                label += text[at + 1].encode()
-                at += 2
-            else:
-                raise NameError_(f"name {text!r} ends in a lone backslash")
+            try:
+                octets, at = unescape_at(text, at)
+            except ValueError as exc:
+                raise NameError_(f"{exc} in name {text!r}") from None
+            label += octets
         elif char == ".":
             if not label:
                 raise NameError_(f"empty label in name {text!r}")

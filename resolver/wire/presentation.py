@@ -83,9 +83,6 @@ def quoted_tokens(text: str) -> list[str]:
     return tokens
 
 
-DIGITS = "0123456789"
-
-
 def char_string(raw: str, what: str) -> bytes:
     """An RFC 1035 character-string, quoted or not: \\DDD is a byte, \\X is X itself."""
     quoted = raw.startswith('"')
@@ -98,15 +95,11 @@ def char_string(raw: str, what: str) -> bytes:
         if closed:
             raise RdataError(f"{what}: text after the closing quote in {raw!r}")
         if char == "\\":
-            digits = body[at + 1 : at + 4]
-            if digits[:1] and digits[0] in DIGITS:
-                if len(digits) < 3 or any(d not in DIGITS for d in digits) or int(digits) > 255:
-                    raise RdataError(f"{what}: bad escape \\{digits} in {raw!r}")
-                out.append(int(digits))
-                at += 4
-                continue
-            out += body[at + 1 : at + 2].encode()
-            at += 2
+            try:
+                octets, at = names.unescape_at(body, at)
+            except ValueError as exc:
+                raise RdataError(f"{what}: {exc} in {raw!r}") from None
+            out += octets
             continue
         if char == '"':
             if not quoted:

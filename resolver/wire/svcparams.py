@@ -11,8 +11,8 @@ from collections.abc import Callable
 from dnslib import RD, DNSLabel
 
 from resolver.wire import names
+from resolver.wire.names import DIGITS
 from resolver.wire.presentation import (
-    DIGITS,
     RdataError,
     char_string,
     domain_name,
