@@ -22,7 +22,8 @@ import bisect
 from collections.abc import Iterable
 from typing import Any
 
-from resolver.route53.batch import RR_TYPES, name_labels, normalise_name
+from resolver.route53.batch import name_labels, normalise_name
+from resolver.route53.changeshape import RR_TYPES, validation_error
 from resolver.route53.errors import Route53Error
 
 RRSet = dict[str, Any]
@@ -68,10 +69,8 @@ def start_key(
             "Invalid request: StartRecordIdentifier requires StartRecordName and StartRecordType"
         )
     if start_type and start_type not in RR_TYPES:
-        raise Route53Error.invalid_input(
-            f"1 validation error detected: Value '{start_type}' at 'type' failed to satisfy "
-            f"constraint: Member must satisfy enum value set: [{', '.join(RR_TYPES)}]"
-        )
+        rule = f"Member must satisfy enum value set: [{', '.join(RR_TYPES)}]"
+        raise Route53Error.invalid_input(validation_error("type", start_type, rule))
     if not start_name:
         return ()
     key: SortKey = (reversed_name(normalise_name(start_name)),)

@@ -8,7 +8,7 @@ from collections.abc import Mapping
 from typing import Any
 
 from resolver.errors import LoadFailed
-from resolver.route53 import batch, listing, mapping
+from resolver.route53 import batch, changeshape, listing, mapping
 from resolver.route53.core import (
     ApiZone,
     ServiceCore,
@@ -70,7 +70,7 @@ class RecordSets(ServiceCore):
         async with self.host.lock:
             zone = self._zone_by_id(required(p, "HostedZoneId"))
             state = self._writable(zone, "ChangeResourceRecordSets")
-            malformed = batch.shape_errors(changes)
+            malformed = changeshape.shape_errors(changes)
             if malformed:  # Route 53 answers a malformed request so, before any rule
                 raise Route53Error.invalid_input("; ".join(malformed))
             ids = self._ids()

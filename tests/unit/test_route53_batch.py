@@ -17,9 +17,9 @@ from resolver.route53.batch import (
     normalise_name,
     normalise_rrset,
     rrset_key,
-    shape_errors,
     value_key,
 )
+from resolver.route53.changeshape import shape_errors
 from resolver.route53.errors import Route53Error
 from resolver.route53.listing import Listing, page, parse_max_items, reversed_name, sort_key
 
